@@ -1,0 +1,1 @@
+"""Customs: the running proxy service."""
