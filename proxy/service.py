@@ -1,0 +1,118 @@
+"""`customs run`: mitmproxy (explicit proxy + gateway) and the admin app in one asyncio loop."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator
+
+import uvicorn
+from mitmproxy import options
+from mitmproxy.tools.dump import DumpMaster
+
+from proxy.addon import CustomsAddon
+from proxy.admin import build_admin_app
+from proxy.ca import ensure_ca
+from proxy.config import Config
+from proxy.providers import AI_HOST_REGEXES
+from proxy.services import Services, open_services
+
+log = logging.getLogger("customs")
+
+# The gateway listener is a mitmproxy reverse proxy; its nominal target is never contacted,
+# because the addon sets the real upstream per request from the path.
+GATEWAY_PLACEHOLDER = "gateway.customs.invalid"
+
+
+class _AdminServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # The service owns SIGINT/SIGTERM: it stops the proxy and flushes the audit spool too.
+        yield
+
+
+def _mitm_options(config: Config) -> options.Options:
+    p_host, p_port = config.listen.proxy
+    g_host, g_port = config.listen.gateway
+    return options.Options(
+        mode=[f"regular@{p_host}:{p_port}", f"reverse:http://{GATEWAY_PLACEHOLDER}:80@{g_host}:{g_port}"],
+        confdir=str(config.ca_dir),
+        # Only AI hosts are intercepted; every other host is tunnelled untouched.
+        allow_hosts=[*AI_HOST_REGEXES, rf"^{GATEWAY_PLACEHOLDER.replace('.', r'\.')}(:\d+)?$"],
+        http3=False,
+    )
+
+
+def banner(config: Config) -> str:
+    ph, pp = config.listen.proxy
+    gh, gp = config.listen.gateway
+    ah, ap = config.listen.admin
+    return "\n".join([
+        "Customs is running.",
+        f"  explicit proxy (Copilot, HTTPS_PROXY): http://USER:VIRTUAL_KEY@{ph}:{pp}",
+        f"  gateway (base URLs):  OpenAI    http://{gh}:{gp}/openai/v1",
+        f"                        Anthropic http://{gh}:{gp}/anthropic",
+        f"                        Gemini    http://{gh}:{gp}/gemini   Azure http://{gh}:{gp}/azure/<resource>",
+        f"  admin: http://{ah}:{ap}/healthz /readyz /metrics /dashboard",
+        f"  CA certificate (trust it for the explicit proxy): {config.ca_cert}",
+        "    e.g. NODE_EXTRA_CA_CERTS / SSL_CERT_FILE; `customs ca` shows how.",
+    ])
+
+
+async def serve(config: Config, services: Services | None = None) -> None:
+    """Run until SIGINT/SIGTERM; then stop accepting, finish, and flush the audit spool."""
+    ensure_ca(config.ca_dir)
+    s = services or open_services(config)
+    master = DumpMaster(_mitm_options(config), with_termlog=False, with_dumper=False)
+    insecure = any(pc.insecure for pc in config.providers.values())
+    master.options.update(
+        connection_strategy="lazy",
+        # mitmproxy's own limit sits above ours so that Customs answers in the provider's format.
+        body_size_limit=str(config.limits.max_body_bytes * 2 + 1024),
+        ssl_insecure=insecure,
+    )
+    addon = CustomsAddon(s)
+    master.addons.add(addon)
+    admin_host, admin_port = config.listen.admin
+    admin = _AdminServer(uvicorn.Config(build_admin_app(s, lambda: _readiness(s, master)), host=admin_host,
+                                        port=admin_port, log_level="warning", lifespan="off", access_log=False))
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    mitm_task = asyncio.create_task(master.run())
+    admin_task = asyncio.create_task(admin.serve())
+    await asyncio.sleep(0.3)
+    if mitm_task.done() or admin_task.done():
+        s.close()
+        raise SystemExit("Customs could not start its listeners (is a port in use?)")
+    print(banner(config), flush=True)
+    stop_task = asyncio.create_task(stop.wait())
+    await asyncio.wait({mitm_task, admin_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    master.shutdown()
+    admin.should_exit = True
+    await asyncio.gather(mitm_task, admin_task, return_exceptions=True)
+    s.auditor.flush(timeout=10)
+    s.close()
+
+
+def _readiness(s: Services, master: DumpMaster) -> dict[str, bool]:
+    checks = {"proxy": True, "policy": bool(s.policy.revision)}
+    try:
+        s.ledger.reconcile()
+        checks["budgets"] = True
+    except Exception:  # noqa: BLE001 - any ledger failure means not ready
+        checks["budgets"] = False
+    m = s.auditor.metrics()
+    checks["audit_spool"] = m.get("spool_writable", 1.0) > 0
+    return checks
+
+
+def run(config: Config) -> int:
+    logging.basicConfig(level=os.environ.get("CUSTOMS_LOG_LEVEL", "INFO"), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(config))
+    return 0
