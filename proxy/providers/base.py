@@ -167,6 +167,18 @@ class ProviderAdapter(ABC):
 
         return SseEvent(data=json.dumps({"error": {"message": message, "type": "api_error", "code": code or None}}))
 
+    def error_body_for(self, endpoint: str, status: int, message: str, code: str = "") -> bytes:
+        """The error body for a request of `endpoint` (default: `error_body`).
+
+        Adapters that speak several wire formats (Copilot relays both OpenAI and Anthropic
+        requests) override this to answer in the format of that endpoint's SDK.
+        """
+        return self.error_body(status, message, code)
+
+    def stream_error_event_for(self, endpoint: str, message: str, code: str = "") -> SseEvent:
+        """The mid-stream error event for a stream of `endpoint` (default: `stream_error_event`)."""
+        return self.stream_error_event(message, code)
+
     # Credentials ------------------------------------------------------------------------
 
     @abstractmethod
@@ -207,3 +219,113 @@ def string_leaves(node: Any, path: JsonPath = ()) -> Iterator[tuple[JsonPath, st
     elif isinstance(node, list):
         for i, v in enumerate(node):
             yield from string_leaves(v, path + (i,))
+
+
+def text_leaves(node: Any, path: JsonPath = (), skip_keys: frozenset[str] = frozenset()) -> Iterator[tuple[JsonPath, str]]:
+    """String leaves of free-form JSON except under `skip_keys` and inline base64 data URLs.
+
+    The fallback for item/block types an adapter does not know: scanning their strings keeps
+    the "nothing unscanned" rule without touching ids, signatures or binary payloads.
+    """
+    if isinstance(node, str):
+        if not node.startswith("data:"):
+            yield path, node
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            if k not in skip_keys:
+                yield from text_leaves(v, path + (k,), skip_keys)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from text_leaves(v, path + (i,), skip_keys)
+
+
+def parse_json_event(ev: SseEvent) -> Any:
+    """The JSON object carried by an SSE event, or None when it is empty or not JSON."""
+    import json
+
+    data = ev.data.strip()
+    if not data or data[0] not in "{[":
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def json_event(obj: Any, event: str | None = None) -> SseEvent:
+    """A new SSE event carrying `obj` as compact JSON (the providers' own encoding)."""
+    import json
+
+    return SseEvent(data=json.dumps(obj, ensure_ascii=False, separators=(",", ":")), event=event)
+
+
+def set_json_data(ev: SseEvent, obj: Any) -> None:
+    """Re-encode an event whose JSON payload was changed."""
+    import json
+
+    ev.replace_data(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Header helpers: adapters see plain mappings (tests) or mitmproxy's case-insensitive Headers.
+
+
+def header_get(headers: MutableMapping[str, str], name: str) -> str | None:
+    """A header's value, matched case-insensitively."""
+    lname = name.lower()
+    for k in list(headers.keys()):
+        if k.lower() == lname:
+            return headers[k]
+    return None
+
+
+def header_set(headers: MutableMapping[str, str], name: str, value: str) -> None:
+    """Set a header, replacing any differently-cased copy."""
+    header_del(headers, name)
+    headers[name] = value
+
+
+def header_del(headers: MutableMapping[str, str], name: str) -> None:
+    """Remove every copy of a header, matched case-insensitively."""
+    lname = name.lower()
+    for k in [k for k in list(headers.keys()) if k.lower() == lname]:
+        if k in headers:
+            del headers[k]
+
+
+def bearer_token(headers: MutableMapping[str, str]) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, if any."""
+    value = header_get(headers, "authorization")
+    if value is None:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+class PassThroughStream(StreamHandler):
+    """A stream the adapter does not understand: events pass unchanged, no usage is read."""
+
+    def on_event(self, ev: SseEvent) -> list[SseEvent]:
+        return [ev]
+
+
+def as_int(value: Any) -> int | None:
+    """An integer JSON value (booleans excluded), else None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def require_object(body: Any) -> dict[str, Any]:
+    """The body as a JSON object, or a ValueError a client can act on."""
+    if not isinstance(body, dict):
+        raise ValueError("request body must be a JSON object")
+    return body
+
+
+def cap(current: Any, limit: int) -> int:
+    """The lower of the client's own limit (if an integer) and the policy's."""
+    value = as_int(current)
+    return limit if value is None else min(value, limit)
