@@ -1,0 +1,138 @@
+"""Generic secrets: a random-looking token, judged with detect-secrets' false-positive filters.
+
+Two strengths:
+- with a secret keyword on the line (password, token, api_key, ...) a shorter, lower-entropy
+  value counts (detect-secrets' keyword plugin, with its filters);
+- without one, only long tokens that look like key material (mixed classes, high entropy)
+  count, and hash/lock-file/URL/path/identifier contexts are rejected: stock detect-secrets'
+  high-entropy plugins flag about half of all lock-file lines, which a proxy cannot afford.
+"""
+from __future__ import annotations
+
+import re
+
+from detect_secrets.filters.heuristic import (
+    is_potential_uuid,
+    is_sequential_string,
+    is_templated_secret,
+)
+
+from .entropy import char_classes, shannon_entropy
+
+# Words that make a nearby value a credential. Matched inside identifiers too (DB_PASSWORD,
+# sentryToken, x-api-key), like detect-secrets' keyword denylist.
+KEYWORD = re.compile(
+    r"(?i)(?:api[_\-.]?key|apikey|secret|passw(?:or)?d|passwd|\bpwd|\bpass\b|_pass\b|token|auth|"
+    r"credential|\bcreds?\b|private[_\-.]?key|access[_\-.]?key|client[_\-.]?(?:id|secret)|"
+    r"\bkey\b|_key\b|key_|Key\b|\bsig(?:nature)?\b|bearer|session|cookie|salt|license[_\-.]?key|"
+    r"webhook|dsn|conn(?:ection)?[_\-.]?str)"
+)
+# Candidate token: the characters keys are made of. '/' and '+' and '=' for base64.
+TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/=.~])[A-Za-z0-9_\-+/=.~]{8,}")
+# A quoted/assigned value after a keyword: may contain punctuation (passwords do).
+ASSIGNED = re.compile(
+    r"(?i)(?P<k>[\w.\-]*(?:api[_\-.]?key|apikey|secret|passw(?:or)?d|passwd|pwd|pass|token|auth|"
+    r"credential|creds?|key|sig|bearer|dsn)[\w.\-]*)['\"\]>]{0,2}\s*(?::=|=>|==|=|:|,|\s)\s*"
+    r"(?:[@(]|new\s+\w+\()?\s*(?P<q>['\"`])(?P<s>[^'\"`\s]{6,200})(?P=q)"
+)
+# Text right before a token that says "this is a digest, not a credential".
+_HASH_CONTEXT = re.compile(
+    r"(?i)(?:sha(?:1|224|256|384|512)[-:=~]|md5[-:]|h1:|integrity|checksum|digest|\bhash\b|"
+    r"\bsum\b|\bsha\b|etag|commit|revision|\brev\b|nonce|fingerprint)[\"'\s:=]{0,4}$"
+)
+_LOCKFILE_LINE = re.compile(
+    r"(?:\"integrity\"\s*:|\bh1:|sha512-|sha384-|sha256-|/go\.mod h1:|hash\s*=\s*\"sha|"
+    r"\"resolved\"\s*:|\.whl|\.tar\.gz|\.tgz)"
+)
+_FILE_EXT = re.compile(
+    r"(?i)\.(?:py|js|ts|tsx|jsx|go|rs|java|rb|php|c|h|cpp|hpp|cs|md|txt|json|ya?ml|toml|lock|"
+    r"whl|tgz|gz|zip|jar|png|jpe?g|gif|svg|html?|css|scss|xml|sh|so|dll|exe|pdf|csv|ini|cfg|conf|"
+    r"log|sql|proto|mod|sum|kt|swift|vue|map|woff2?|ttf|ico|lock)$"
+)
+_PLACEHOLDER = re.compile(r"^(?:SECRET|PII|LICENSE)_[A-Z0-9_]+_\d+$")
+_REPEATS = re.compile(r"(.)\1{5,}|(?i:x{4,}|\*{3,}|\.{3,}|abcdef|123456|qwerty|example|sample|placeholder|changeme|your)")
+_WORDY = re.compile(r"[A-Za-z][a-z]{2,}|[A-Z]{2,}(?![a-z])")
+
+
+def _identifier_like(tok: str) -> bool:
+    """camelCase / snake_case / dotted / dashed names made of words, not key material."""
+    parts = re.split(r"[_\-.:/]+", tok)
+    alpha_parts = 0
+    total = 0
+    for part in parts:
+        if not part:
+            continue
+        total += 1
+        words = _WORDY.findall(part)
+        covered = sum(len(w) for w in words)
+        if covered >= len(part) - 2 and not any(c.isdigit() for c in part[:-2]):
+            alpha_parts += 1
+    return total > 0 and alpha_parts == total
+
+
+def _digit_runs_only(tok: str) -> bool:
+    return tok.replace("-", "").replace(".", "").replace("_", "").replace(":", "").isdigit()
+
+
+def is_random_token(tok: str, keyword: bool) -> tuple[bool, float]:
+    """Whether `tok` looks like key material; returns (verdict, score).
+
+    The keyword flag relaxes length/entropy floors, as detect-secrets' keyword plugin does.
+    """
+    core = tok.strip("=.'\"-_")
+    n = len(core)
+    if n < (8 if keyword else 20) or n > 1024:
+        return False, 0.0
+    if _PLACEHOLDER.match(core) or _digit_runs_only(core):
+        return False, 0.0
+    if is_templated_secret(core) or core[0] == "$" or is_sequential_string(core):
+        return False, 0.0
+    if _REPEATS.search(core):
+        return False, 0.0
+    lower, upper, digit, other = char_classes(core)
+    classes = lower + upper + digit
+    if classes < 2 and not (keyword and n >= 16 and digit is False and (lower or upper)
+                            and shannon_entropy(core) >= 3.8):
+        return False, 0.0
+    if _identifier_like(core):
+        return False, 0.0
+    if _FILE_EXT.search(core):
+        return False, 0.0
+    ent = shannon_entropy(core)
+    uniq = len(set(core))
+    if uniq < min(10, n // 2):
+        return False, 0.0
+    if keyword:
+        floor = 2.8 if n < 16 else 3.0
+        if ent < floor:
+            return False, 0.0
+        return True, min(1.0, 0.5 + ent / 10)
+    # No keyword: only material that looks like a key. A bare 32/40/64-hex string is
+    # a digest or commit id far more often than a credential in source.
+    if not digit or not (lower or upper):
+        return False, 0.0
+    hexish = all(c in "0123456789abcdefABCDEF" for c in core)
+    if hexish or is_potential_uuid(core):
+        return False, 0.0
+    if ent < 3.6 or (n < 28 and not (lower and upper and digit)):
+        return False, 0.0
+    return True, min(0.9, ent / 6)
+
+
+def in_url_path(line: str, start: int) -> bool:
+    """True when the token at `start` sits in a URL's host/path (not its query values)."""
+    i = start - 1
+    while i >= 0 and line[i] not in " \t\"'`<>(),;=?&@":
+        i -= 1
+    run = line[i + 1:start]
+    return "://" in run or run.startswith("//") or (run.count("/") >= 2 and "." in run)
+
+
+def hash_context(line: str, start: int) -> bool:
+    """True when the text just before the token names it as a digest or lock-file hash."""
+    return _HASH_CONTEXT.search(line, max(0, start - 24), start) is not None
+
+
+def lockfile_line(line: str) -> bool:
+    """Lines of package-lock/poetry/uv/go.sum files: public hashes, never credentials."""
+    return _LOCKFILE_LINE.search(line) is not None

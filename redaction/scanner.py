@@ -1,0 +1,290 @@
+"""The Scanner: one Hyperscan pass for candidates, the owning libraries' checks for spans.
+
+Flow for `scan(text)`:
+1. normalise (zero-width characters, JSON/URL escapes) with an offset map to the original;
+2. split into lines; lines seen before come from a bounded LRU keyed by their content
+   (Copilot resends nearly the same file on every keystroke, so almost every line hits);
+3. the new lines are joined and scanned once by Hyperscan, which says which rules have
+   anchors in which lines; only those rules' confirming regexes / presidio recognizers run;
+   every new line also goes through the generic random-token rule (with detect-secrets'
+   heuristic filters) and long base64 runs are decoded and scanned;
+4. multi-line shapes (PEM blocks) are found on the whole text when their anchor is present;
+5. overlaps are resolved (secrets over PII over license, longer over shorter) and spans are
+   mapped back to the original text.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import re
+import threading
+from collections import OrderedDict
+from typing import Iterable
+
+import hyperscan
+
+from .config import ScannerConfig
+from .findings import Finding
+from .generic_secrets import (
+    ASSIGNED,
+    KEYWORD,
+    TOKEN,
+    hash_context,
+    in_url_path,
+    is_random_token,
+    lockfile_line,
+)
+from .license_rules import ANCHORS as LICENSE_ANCHORS
+from .license_rules import GPL_TEXT, PROPRIETARY, SPDX, gpl_type
+from .normalize import normalize
+from .pii import build_pii_rules
+from .secret_rules import SecretRule, build_rules
+
+# A cached line result: (kind, type, start, end, score, detector) relative to the line.
+_Hit = tuple[str, str, int, int, float, str]
+_KIND_RANK = {"secret": 0, "pii": 1, "license": 2}
+_NL = re.compile(rb"\n")
+_B64 = re.compile(r"^[A-Za-z0-9+/_\-]+={0,2}$")
+_PRINTABLE = re.compile(r"[\x20-\x7e\t\r\n]")
+
+_SECRET, _PII, _LICENSE = 0, 1, 2
+
+
+class Scanner:
+    """Finds secrets, PII and license markers in text. Build once (engines compile), share freely."""
+
+    def __init__(self, config: ScannerConfig | None = None) -> None:
+        self.config = config or ScannerConfig()
+        cfg = self.config
+        rules = build_rules() if cfg.secrets else []
+        self._line_rules: list[SecretRule] = [r for r in rules if not r.multiline]
+        self._multi_rules: list[SecretRule] = [r for r in rules if r.multiline]
+        self._pii_rules = build_pii_rules(cfg.pii_types) if cfg.pii else []
+        self._cache: OrderedDict[str, tuple[_Hit, ...]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._local = threading.local()
+        # Hyperscan ids -> (category, index into that category's rule list).
+        exprs: list[bytes] = []
+        flags: list[int] = []
+        self._ids: list[tuple[int, int]] = []
+        for i, rule in enumerate(self._line_rules):
+            for anchor in rule.anchors:
+                exprs.append(re.escape(anchor).encode())
+                flags.append(hyperscan.HS_FLAG_CASELESS if rule.caseless else 0)
+                self._ids.append((_SECRET, i))
+        for i, prule in enumerate(self._pii_rules):
+            for anchor in prule.anchors:
+                exprs.append(anchor.encode())
+                flags.append(0)
+                self._ids.append((_PII, i))
+        if cfg.license:
+            for anchor in LICENSE_ANCHORS:
+                exprs.append(re.escape(anchor).encode())
+                flags.append(hyperscan.HS_FLAG_CASELESS)
+                self._ids.append((_LICENSE, 0))
+        self._db: hyperscan.Database | None = None
+        if exprs:
+            self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            self._db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
+
+    def __repr__(self) -> str:
+        return f"Scanner(config={self.config!r})"
+
+    # ------------------------------------------------------------------ public
+
+    def scan(self, text: str) -> list[Finding]:
+        """Findings in `text`: sorted by start, non-overlapping, spans index the original text."""
+        if not text:
+            return []
+        norm = normalize(text)
+        ntext = norm.text
+        lines = ntext.split("\n")
+        per_line = self._line_results(lines)
+        hits: list[tuple[str, str, int, int, float, str]] = []
+        offset = 0
+        for line, res in zip(lines, per_line):
+            for kind, type_, s, e, score, det in res:
+                hits.append((kind, type_, offset + s, offset + e, score, det))
+            offset += len(line) + 1
+        if self._multi_rules:
+            hits.extend(self._multiline_hits(ntext))
+        findings = []
+        for kind, type_, s, e, score, det in _resolve(hits):
+            os_, oe = norm.to_original(s, e)
+            findings.append(Finding(kind, type_, os_, oe, score, det))  # type: ignore[arg-type]
+        return findings
+
+    # ------------------------------------------------------------------ lines
+
+    def _line_results(self, lines: list[str]) -> list[tuple[_Hit, ...]]:
+        out: list[tuple[_Hit, ...] | None] = [None] * len(lines)
+        missing: list[int] = []
+        cache = self._cache
+        with self._cache_lock:
+            for i, line in enumerate(lines):
+                if len(line) < 6:
+                    out[i] = ()
+                    continue
+                res = cache.get(line)
+                if res is None:
+                    missing.append(i)
+                else:
+                    cache.move_to_end(line)
+                    out[i] = res
+        if missing:
+            fresh = self._scan_lines([lines[i] for i in missing], depth=0)
+            with self._cache_lock:
+                for i, res in zip(missing, fresh):
+                    out[i] = res
+                    cache[lines[i]] = res
+                while len(cache) > self.config.cache_size:
+                    cache.popitem(last=False)
+        return out  # type: ignore[return-value]
+
+    def _scratch(self) -> hyperscan.Scratch:
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = hyperscan.Scratch(self._db)
+            self._local.scratch = scratch
+        return scratch
+
+    def _anchor_hits(self, lines: list[str]) -> list[set[tuple[int, int]]]:
+        """Which (category, rule) anchors occur in each line: one Hyperscan pass over all."""
+        found: list[set[tuple[int, int]]] = [set() for _ in lines]
+        if self._db is None:
+            return found
+        data = "\n".join(lines).encode("utf-8", "surrogatepass")
+        newlines = [m.start() for m in _NL.finditer(data)]
+        ids = self._ids
+
+        def on_match(id_: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+            # `to` is the end offset; the anchor lies in the line that contains to-1.
+            found[bisect.bisect_left(newlines, to - 1 if to else 0)].add(ids[id_])
+
+        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch())
+        return found
+
+    def _scan_lines(self, lines: list[str], depth: int) -> list[tuple[_Hit, ...]]:
+        anchors = self._anchor_hits(lines)
+        cfg = self.config
+        results: list[tuple[_Hit, ...]] = []
+        for line, hit_rules in zip(lines, anchors):
+            hits: list[_Hit] = []
+            for cat, idx in hit_rules:
+                if cat == _SECRET:
+                    hits.extend(self._rule_hits(self._line_rules[idx], line))
+                elif cat == _PII:
+                    hits.extend(self._pii_hits(idx, line))
+            if cfg.license and any(cat == _LICENSE for cat, _ in hit_rules):
+                hits.extend(_license_hits(line))
+            if cfg.secrets:
+                hits.extend(self._generic_hits(line, depth))
+            results.append(tuple(hits))
+        return results
+
+    @staticmethod
+    def _rule_hits(rule: SecretRule, line: str) -> Iterable[_Hit]:
+        for m in rule.regex.finditer(line):
+            if "s" in rule.regex.groupindex and m.group("s") is not None:
+                s, e = m.span("s")
+            else:
+                s, e = m.span()
+            if e > s:
+                yield ("secret", rule.type, s, e, 1.0, "rule")
+
+    def _pii_hits(self, idx: int, line: str) -> Iterable[_Hit]:
+        rule = self._pii_rules[idx]
+        for r in rule.recognizer.analyze(line, [rule.entity], None):
+            if r.score >= self.config.pii_min_score:
+                yield ("pii", r.entity_type, r.start, r.end, float(r.score), "presidio")
+
+    def _generic_hits(self, line: str, depth: int) -> list[_Hit]:
+        hits: list[_Hit] = []
+        keyword = KEYWORD.search(line) is not None
+        lockfile = lockfile_line(line)
+        if keyword:
+            # Quoted values after a keyword may hold punctuation a token never would.
+            for m in ASSIGNED.finditer(line):
+                value = m.group("s")
+                ok, score = is_random_token(value, keyword=True)
+                if ok and not lockfile:
+                    hits.append(("secret", "GENERIC_SECRET", m.start("s"), m.end("s"), score, "keyword"))
+        for m in TOKEN.finditer(line):
+            tok = m.group()
+            start, end = m.span()
+            if len(tok) >= self.config.decode_base64_min_len and depth == 0:
+                inner = self._decoded_secret(tok)
+                if inner is not None:
+                    hits.append(("secret", inner, start, end, 1.0, "base64"))
+                    continue
+            if lockfile or hash_context(line, start) or in_url_path(line, start):
+                continue
+            ok, score = is_random_token(tok, keyword)
+            if ok:
+                type_ = "GENERIC_SECRET" if keyword else "HIGH_ENTROPY_STRING"
+                hits.append(("secret", type_, start, end, score, "entropy"))
+        return hits
+
+    def _decoded_secret(self, tok: str) -> str | None:
+        """Type of a secret hidden in base64 `tok`, or None (not base64, not text, or clean)."""
+        if not _B64.match(tok):
+            return None
+        raw = tok.rstrip("=")
+        try:
+            data = base64.b64decode(raw + "=" * (-len(raw) % 4), altchars=b"-_" if ("-" in raw or "_" in raw) else None,
+                                    validate=True)
+            decoded = data.decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return None
+        if not decoded or len(_PRINTABLE.findall(decoded)) < 0.9 * len(decoded):
+            return None
+        lines = decoded.split("\n")
+        for res in self._scan_lines(lines, depth=1):
+            for kind, type_, *_ in res:
+                if kind == "secret":
+                    return type_
+        for m in self._multiline_hits(decoded):
+            return m[1]
+        return None
+
+    def _multiline_hits(self, text: str) -> list[tuple[str, str, int, int, float, str]]:
+        hits = []
+        for rule in self._multi_rules:
+            if not any(a in text for a in rule.anchors):
+                continue
+            for m in rule.regex.finditer(text):
+                hits.append(("secret", rule.type, m.start(), m.end(), 1.0, "rule"))
+        return hits
+
+
+def _license_hits(line: str) -> list[_Hit]:
+    hits: list[_Hit] = []
+    for m in SPDX.finditer(line):
+        hits.append(("license", "SPDX:" + m.group("id"), m.start(), m.end(), 1.0, "license"))
+    for m in GPL_TEXT.finditer(line):
+        hits.append(("license", gpl_type(m.group()), m.start(), m.end(), 0.9, "license"))
+    for m in PROPRIETARY.finditer(line):
+        hits.append(("license", "PROPRIETARY_NOTICE", m.start(), m.end(), 0.9, "license"))
+    return hits
+
+
+def _resolve(hits: list[tuple[str, str, int, int, float, str]]) -> list[tuple[str, str, int, int, float, str]]:
+    """Keep a non-overlapping subset: secrets first, then PII, then license; longer spans first."""
+    if len(hits) <= 1:
+        return hits
+    ranked = sorted(hits, key=lambda h: (_KIND_RANK[h[0]], h[5] == "entropy", -(h[3] - h[2]), h[2]))
+    starts: list[int] = []
+    ends: list[int] = []
+    kept: list[tuple[str, str, int, int, float, str]] = []
+    for h in ranked:
+        s, e = h[2], h[3]
+        i = bisect.bisect_right(starts, s)
+        if i > 0 and ends[i - 1] > s:
+            continue
+        if i < len(starts) and starts[i] < e:
+            continue
+        starts.insert(i, s)
+        ends.insert(i, e)
+        kept.insert(i, h)
+    return kept
