@@ -1,0 +1,58 @@
+"""What the Auditor needs from ClickHouse, whichever way it is reached (chDB or a server)."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Protocol
+
+# Rows come back as JSON for both backends, so both give identical Python values.
+SELECT_SETTINGS = {"output_format_json_quote_64bit_integers": "0", "output_format_json_quote_denormals": "1"}
+
+
+class StoreError(RuntimeError):
+    """The backend refused or could not be reached. The message never includes row data."""
+
+
+class Store(Protocol):
+    def execute(self, sql: str) -> None:
+        """Run a statement that returns nothing (DDL, small INSERT ... VALUES)."""
+
+    def insert_jsonl(self, table: str, data: bytes, token: str) -> None:
+        """Insert JSONEachRow data; a repeat with the same token inserts nothing."""
+
+    def select(self, sql: str, params: dict[str, str] | None = None) -> list[dict]:
+        """Run a query with `{name:Type}` parameters; rows as dicts."""
+
+    def close(self) -> None: ...
+
+
+def parse_jsonl(data: bytes | str) -> list[dict]:
+    if isinstance(data, bytes):
+        data = data.decode("utf-8")
+    return [json.loads(line) for line in data.splitlines() if line.strip()]
+
+
+def check_identifier(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"not an identifier: {name!r}")
+    return name
+
+
+def check_token(token: str) -> str:
+    # Tokens are built from segment names and offsets; refuse anything that would need quoting.
+    if not all(c.isalnum() or c in ":_-." for c in token):
+        raise ValueError("bad insert token")
+    return token
+
+
+_CODE = re.compile(r"Code:\s*(\d+)")
+_NAME = re.compile(r"\(([A-Z_]{3,})\)")
+
+
+def safe_error(e: BaseException) -> str:
+    """A backend error reduced to its code and name: ClickHouse messages may quote input rows."""
+    text = str(e)
+    code, name = _CODE.search(text), _NAME.search(text)
+    if code or name:
+        return f"Code {code.group(1) if code else '?'} ({name.group(1) if name else 'error'})"
+    return type(e).__name__
