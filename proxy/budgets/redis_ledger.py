@@ -119,8 +119,12 @@ class RedisLedger:
     def __init__(self, url: str, accountant: Accountant, timeout_s: float = 1.0) -> None:
         self.acct = accountant
         # Short timeouts: reserve runs on the proxy loop; a hung Redis must fail fast.
-        self._r = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-                                       decode_responses=True)
+        # A blocking pool: bursts from many threads wait (up to the timeout) for a connection
+        # instead of failing with "too many connections".
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=64, timeout=timeout_s, socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s, decode_responses=True)
+        self._r = redis.Redis(connection_pool=pool)
         self._reserve: Script = self._r.register_script(_RESERVE)  # EVALSHA, EVAL on NOSCRIPT
         self._close_script: Script = self._r.register_script(_CLOSE)
         self._reconcile: Script = self._r.register_script(_RECONCILE)
