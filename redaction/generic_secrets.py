@@ -83,8 +83,14 @@ def is_random_token(tok: str, keyword: bool) -> tuple[bool, float]:
     n = len(core)
     if n < (8 if keyword else 20) or n > 1024:
         return False, 0.0
-    if _PLACEHOLDER.match(core) or _digit_runs_only(core):
+    if _PLACEHOLDER.match(core):
         return False, 0.0
+    if _digit_runs_only(core):
+        # Numeric client secrets/ids exist (Discord, Asana), but only next to a keyword and long.
+        if not (keyword and n >= 16 and core.isdigit() and shannon_entropy(core) >= 2.9
+                and not is_sequential_string(core)):
+            return False, 0.0
+        return True, 0.6
     if is_templated_secret(core) or core[0] == "$" or is_sequential_string(core):
         return False, 0.0
     if _REPEATS.search(core):
@@ -122,10 +128,32 @@ def is_random_token(tok: str, keyword: bool) -> tuple[bool, float]:
 def in_url_path(line: str, start: int) -> bool:
     """True when the token at `start` sits in a URL's host/path (not its query values)."""
     i = start - 1
-    while i >= 0 and line[i] not in " \t\"'`<>(),;=?&@":
+    while i >= 0 and line[i] not in " \t\"'`<>(),;=?&@[]{}":
         i -= 1
-    run = line[i + 1:start]
+    run = line[i + 1:start + 2]
     return "://" in run or run.startswith("//") or (run.count("/") >= 2 and "." in run)
+
+
+_FILLER = re.compile(r"(?i)x{4,}|(.)\1{7,}|(.{2,3}?)\2{3,}|#{3,}|\*{3,}|your|put_|_here|<[a-z_]+>|\.\.\.")
+_B64_RUN = re.compile(r"[A-Za-z0-9+/]{40,}")
+
+
+def plausible_rule_value(type_: str, value: str, after: str) -> bool:
+    """False for documentation fillers that have a vendor prefix: ghp_xxxx, sk_live_****, ...
+
+    `after` is the character following the match: a '#'/'*'/'<' there means the match was
+    cut short by a filler.
+    """
+    if after and after in "#*<{$%":
+        return False
+    if type_ in ("PRIVATE_KEY", "PGP_PRIVATE_KEY"):
+        return _B64_RUN.search(value.replace("\\n", "\n")) is not None
+    if _FILLER.search(value):
+        return False
+    if value.endswith("-"):
+        return False
+    body = re.split(r"[_\-.]", value, maxsplit=1)[-1]
+    return not (len(body) >= 8 and _identifier_like(body))
 
 
 def hash_context(line: str, start: int) -> bool:

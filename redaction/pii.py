@@ -52,8 +52,8 @@ class PiiRule:
 _ANCHORS: dict[str, tuple[str, ...]] = {
     "EMAIL_ADDRESS": (r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]+\.[A-Za-z0-9\-]",),
     "PHONE_NUMBER": (r"\d(?:[\s().\-/]{0,3}\d){6}",),
-    "CREDIT_CARD": (r"\d{4}[\s\-]?\d{4}[\s\-]?\d{4}[\s\-]?\d",),
-    "IBAN_CODE": (r"[A-Z]{2}\d{2}[ \-]?[A-Z0-9]{4}",),
+    "CREDIT_CARD": (r"\d(?:[\s\-]?\d){11}",),
+    "IBAN_CODE": (r"[A-Za-z]{2}\d{2}[ \-]?[A-Za-z0-9]{4}",),
     "US_SSN": (r"\d{3}[\s.\-]?\d{2}[\s.\-]?\d{4}",),
     "US_ITIN": (r"9\d{2}[\s.\-]?[5-9]\d[\s.\-]?\d{4}",),
     "IP_ADDRESS": (r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}", r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{1,4}",

@@ -34,6 +34,7 @@ from .generic_secrets import (
     in_url_path,
     is_random_token,
     lockfile_line,
+    plausible_rule_value,
 )
 from .license_rules import ANCHORS as LICENSE_ANCHORS
 from .license_rules import GPL_TEXT, PROPRIETARY, SPDX, gpl_type
@@ -43,7 +44,6 @@ from .secret_rules import SecretRule, build_rules
 
 # A cached line result: (kind, type, start, end, score, detector) relative to the line.
 _Hit = tuple[str, str, int, int, float, str]
-_KIND_RANK = {"secret": 0, "pii": 1, "license": 2}
 _NL = re.compile(rb"\n")
 _B64 = re.compile(r"^[A-Za-z0-9+/_\-]+={0,2}$")
 _PRINTABLE = re.compile(r"[\x20-\x7e\t\r\n]")
@@ -190,7 +190,7 @@ class Scanner:
                 s, e = m.span("s")
             else:
                 s, e = m.span()
-            if e > s:
+            if e > s and plausible_rule_value(rule.type, line[s:e], line[e:e + 1]):
                 yield ("secret", rule.type, s, e, 1.0, "rule")
 
     def _pii_hits(self, idx: int, line: str) -> Iterable[_Hit]:
@@ -254,6 +254,8 @@ class Scanner:
             if not any(a in text for a in rule.anchors):
                 continue
             for m in rule.regex.finditer(text):
+                if not plausible_rule_value(rule.type, m.group(), text[m.end():m.end() + 1]):
+                    continue
                 hits.append(("secret", rule.type, m.start(), m.end(), 1.0, "rule"))
         return hits
 
@@ -269,11 +271,21 @@ def _license_hits(line: str) -> list[_Hit]:
     return hits
 
 
+def _rank(h: tuple[str, str, int, int, float, str]) -> int:
+    """Shaped secrets, then validated PII (Luhn, checksums), then entropy guesses, then the rest."""
+    kind, det, score = h[0], h[5], h[4]
+    if kind == "secret":
+        return 2 if det == "entropy" else 0
+    if kind == "pii":
+        return 1 if score >= 0.9 else 3
+    return 4
+
+
 def _resolve(hits: list[tuple[str, str, int, int, float, str]]) -> list[tuple[str, str, int, int, float, str]]:
     """Keep a non-overlapping subset: secrets first, then PII, then license; longer spans first."""
     if len(hits) <= 1:
         return hits
-    ranked = sorted(hits, key=lambda h: (_KIND_RANK[h[0]], h[5] == "entropy", -(h[3] - h[2]), h[2]))
+    ranked = sorted(hits, key=lambda h: (_rank(h), -h[4], -(h[3] - h[2]), h[2]))
     starts: list[int] = []
     ends: list[int] = []
     kept: list[tuple[str, str, int, int, float, str]] = []

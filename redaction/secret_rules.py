@@ -25,7 +25,7 @@ class SecretRule:
     multiline: bool = False  # regex may span lines: run on the whole text, not per line
 
 
-_B = r"(?<![A-Za-z0-9_\-])"  # token start boundary
+_B = r"(?<![A-Za-z0-9_\-.])"  # token start boundary
 _E = r"(?![A-Za-z0-9_\-])"  # token end boundary
 
 
@@ -52,7 +52,7 @@ _PREFIXED: list[tuple[str, tuple[str, ...], str]] = [
     ("STRIPE_KEY", ("sk_live_", "rk_live_", "sk_test_", "rk_test_", "pk_live_", "whsec_"),
      r"(?:[sr]k_(?:live|test)|pk_live|whsec)_[A-Za-z0-9]{10,}"),
     ("SLACK_TOKEN", ("xoxb-", "xoxa-", "xoxp-", "xoxr-", "xoxs-", "xoxe-", "xoxe.", "xapp-"),
-     r"(?:xox[abprse]|xoxe\.xox[bp]|xapp)-[A-Za-z0-9\-]{8,}"),
+     r"(?:xox[abprse]|xapp)-\d+-[A-Za-z0-9\-]{8,}|xoxe\.xox[bp]-\d-[A-Za-z0-9]{60,}"),
     ("AWS_ACCESS_KEY", ("AKIA", "ASIA", "ABIA", "ACCA", "A3T"), r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}"),
     ("DIGITALOCEAN_TOKEN", ("dop_v1_", "doo_v1_", "dor_v1_"), r"do[por]_v1_[a-f0-9]{64}"),
     ("SENTRY_TOKEN", ("sntrys_", "sntryu_"), r"sntry[su]_[A-Za-z0-9+/=_]{32,}"),
