@@ -16,6 +16,7 @@ from typing import Any
 from audit.chain import VerifyResult, verify_store
 from audit.config import AuditConfig
 from audit.event import AuditEvent, chain_hash, event_row, format_time
+from audit.scrub import scrub
 from audit.named_queries import NamedQuery, QueryError, load_queries
 from audit.schema import DdlParams, migrate
 from audit.spool import Batch, Cursor, Spool, SpoolUnavailable
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 KIND_EVENT, KIND_ACCEPTANCE, KIND_QUERY = b"e", b"a", b"q"
 KIND_TABLES = {KIND_EVENT: "events", KIND_ACCEPTANCE: "acceptances", KIND_QUERY: "query_log"}
 BACKOFF_MIN, BACKOFF_MAX = 0.05, 5.0
+SCRUBBED_FIELDS = ("prompt", "response", "error", "policy_input", "client")
 
 
 def _new_id() -> str:
@@ -62,6 +64,7 @@ class Auditor:
         self.ship_errors_total = 0
         self.corrupt_total = 0
         self.last_ship_error = ""
+        self.scrubbed_total = 0
         self._pending_at_start = self._count_pending()
         self._written_at_start = self.spool.written_events
         self._shipped_lines = 0
@@ -73,6 +76,11 @@ class Auditor:
     # -- recording (the proxy's hot path) -----------------------------------------------------
     def record(self, event: AuditEvent) -> None:
         """Append one event to the durable spool (one write; microseconds). Fills chain fields."""
+        for name in SCRUBBED_FIELDS:
+            text, n = scrub(getattr(event, name))
+            if n:
+                setattr(event, name, text)
+                self.scrubbed_total += n
         with self._record_lock:
             event.chain_id, event.chain_seq, event.prev_hash = self.chain_id, self._seq, self._prev_hash
             row = event_row(event)
@@ -277,6 +285,7 @@ class Auditor:
             "spool_corrupt_total": float(self.corrupt_total),
             "shipped_total": float(self.shipped_total),
             "ship_errors_total": float(self.ship_errors_total),
+            "scrubbed_secrets_total": float(self.scrubbed_total),
         }
 
     def close(self) -> None:

@@ -1,0 +1,38 @@
+"""Defence in depth: a last look for unmistakable secrets in text about to be spooled.
+
+The proxy hands the Auditor text that redaction already masked; this only catches what slipped
+through (a caller bug, an error message quoting a header). The patterns are few and anchored on
+vendor prefixes, so a scan of a few KB costs microseconds and clean text is returned as is.
+"""
+from __future__ import annotations
+
+import re
+
+SCRUBBED = "[SECRET_REDACTED_BY_AUDIT]"
+
+_PATTERNS = [
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)",
+    r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",  # AWS access key id
+    r"\bgh[pousr]_[A-Za-z0-9]{36,255}\b",  # GitHub tokens
+    r"\bgithub_pat_[A-Za-z0-9_]{60,255}\b",
+    r"\bglpat-[A-Za-z0-9_\-]{20,}\b",  # GitLab
+    r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b",  # Slack
+    r"\bsk-(?:proj-|ant-(?:api|admin)\d\d-)?[A-Za-z0-9_\-]{20,}\b",  # OpenAI / Anthropic keys
+    r"\bAIza[0-9A-Za-z_\-]{35}\b",  # Google API key
+    r"\b(?:sk|rk)_live_[0-9A-Za-z]{24,}\b",  # Stripe
+    r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b",  # JWT
+    r"\b[Aa]uthorization:\s*(?:[Bb]earer|[Bb]asic)\s+[A-Za-z0-9._~+/=\-]{16,}",
+]
+_RE = re.compile("|".join(f"(?:{p})" for p in _PATTERNS))
+# Literal prefixes of every pattern: one cheap pass rules out almost all clean text.
+_PREFILTER = re.compile(
+    r"AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|sk-|AIza|_live_|eyJ|uthorization:|PRIVATE KEY"
+)
+
+
+def scrub(text: str) -> tuple[str, int]:
+    """(text with unmistakable secrets replaced, how many were replaced)."""
+    if not text or _PREFILTER.search(text) is None:
+        return text, 0
+    out, n = _RE.subn(SCRUBBED, text)
+    return out, n
