@@ -222,6 +222,7 @@ class CustomsAddon:
         if state is None or state.insp is None or flow.response is None:
             return
         state.ex.upstream_first_byte_ns = time.perf_counter_ns()
+        self._add_budget_headers(flow.response, state)
         ctype = flow.response.headers.get("content-type", "")
         if ctype.startswith("text/event-stream"):
             assert state.filter is not None
@@ -250,7 +251,6 @@ class CustomsAddon:
             ex.usage.input_tokens = state.insp.input_estimate
             ex.usage.output_tokens = len(state.response_text) // 4
             ex.usage.estimated = True
-        self._add_budget_headers(resp, state)
         self._finish(flow, state)
 
     def _rewrite_buffered(self, resp: http.Response, state: FlowState, endpoint: str) -> None:
@@ -279,7 +279,10 @@ class CustomsAddon:
             resp.content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
     def _add_budget_headers(self, resp: http.Response, state: FlowState) -> None:
-        pass
+        """What remains of the tightest budget, as of this request's reservation."""
+        if state.insp is not None and state.insp.reservation is not None:
+            for k, v in state.insp.reservation.headers().items():
+                resp.headers[k] = v
 
     def error(self, flow: http.HTTPFlow) -> None:
         state: FlowState | None = flow.metadata.get("customs")
@@ -338,13 +341,22 @@ class CustomsAddon:
             audit_level=decision.audit_level if decision else "full",
             prompt=state.prompt_text if full else "", response=state.response_text if full else "",
             input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, cached_tokens=usage.cached_tokens,
-            cost_usd=0.0, latency_ms=total_ms, upstream_ms=upstream_ms, overhead_ms=overhead_ms, ttfb_ms=ttfb_ms,
+            cost_usd=self._cost(ex), latency_ms=total_ms, upstream_ms=upstream_ms, overhead_ms=overhead_ms, ttfb_ms=ttfb_ms,
             error=ex.error, request_id=(flow.response.headers.get("x-request-id", "") if flow.response else ""),
         )
         try:
             self.s.auditor.record(event)
         except SpoolUnavailable:
             log.error("audit spool unavailable; exchange %s not recorded", ex.id)
+
+    def _cost(self, ex: Exchange) -> float:
+        u = ex.usage
+        if not u.total_tokens:
+            return 0.0
+        try:
+            return self.s.ledger.cost_usd(ex.model, u.input_tokens, u.output_tokens, u.cached_tokens)
+        except Exception:  # noqa: BLE001 - a price lookup must never fail the exchange
+            return 0.0
 
     def _count(self, provider: str, endpoint: str, status: int) -> None:
         self.s.metrics.requests.labels(provider, endpoint, str(status)).inc()

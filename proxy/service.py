@@ -84,6 +84,7 @@ async def serve(config: Config, services: Services | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     mitm_task = asyncio.create_task(master.run())
+    upkeep = asyncio.create_task(_reconcile_budgets(s))
     admin_task = asyncio.create_task(admin.serve())
     await asyncio.sleep(0.3)
     if mitm_task.done() or admin_task.done():
@@ -93,21 +94,32 @@ async def serve(config: Config, services: Services | None = None) -> None:
     stop_task = asyncio.create_task(stop.wait())
     await asyncio.wait({mitm_task, admin_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     master.shutdown()
+    upkeep.cancel()
     admin.should_exit = True
     await asyncio.gather(mitm_task, admin_task, return_exceptions=True)
     s.auditor.flush(timeout=10)
     s.close()
 
 
+async def _reconcile_budgets(s: Services, every_s: float = 30.0) -> None:
+    """Expire reservations left behind by crashed processes (runs off the loop: it does I/O)."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(s.ledger.reconcile)
+        except Exception:  # noqa: BLE001 - retried next round; readiness reports a dead ledger
+            log.exception("budget reconcile failed")
+
+
 def _readiness(s: Services, master: DumpMaster) -> dict[str, bool]:
     checks = {"proxy": True, "policy": bool(s.policy.revision)}
     try:
-        s.ledger.reconcile()
+        s.ledger.report(user="")
         checks["budgets"] = True
     except Exception:  # noqa: BLE001 - any ledger failure means not ready
         checks["budgets"] = False
     m = s.auditor.metrics()
-    checks["audit_spool"] = m.get("spool_writable", 1.0) > 0
+    checks["audit_spool"] = m.get("spool_bytes", 0.0) < m.get("spool_max_bytes", float("inf"))
     return checks
 
 
