@@ -1,0 +1,53 @@
+"""Hash chain: verify passes on untouched data and names the first broken link after tampering."""
+from __future__ import annotations
+
+from audit import Auditor
+from tests.audit.conftest import make_event
+
+
+def _record(auditor: Auditor, n: int) -> None:
+    for i in range(n):
+        auditor.record(make_event(i))
+    assert auditor.flush(10)
+
+
+def _mutate(auditor: Auditor, assignment: str, seq: int) -> None:
+    auditor.store().execute(
+        f"ALTER TABLE events UPDATE {assignment} WHERE chain_seq = {seq} SETTINGS mutations_sync = 2"
+    )
+
+
+def test_untouched_chain_verifies(auditor: Auditor) -> None:
+    _record(auditor, 25)
+    res = auditor.verify()
+    assert res.ok and res.events == 25 and res.chains == 1 and res.first_broken is None
+
+
+def test_record_fills_chain_links(auditor: Auditor) -> None:
+    a, b = make_event(1), make_event(2)
+    auditor.record(a)
+    auditor.record(b)
+    assert a.prev_hash == "" and b.prev_hash == a.hash and len(b.hash) == 64
+    assert (a.chain_seq, b.chain_seq) == (0, 1) and a.chain_id == b.chain_id == auditor.chain_id
+
+
+def test_tampered_metadata_is_detected_at_that_event(auditor: Auditor) -> None:
+    _record(auditor, 20)
+    _mutate(auditor, "cost_usd = 0", 12)
+    res = auditor.verify()
+    assert not res.ok and res.first_broken is not None
+    assert res.first_broken.chain_seq == 12 and "hash mismatch" in res.first_broken.reason
+
+
+def test_tampered_prompt_text_is_detected(auditor: Auditor) -> None:
+    _record(auditor, 10)
+    _mutate(auditor, "prompt = 'nothing to see here'", 4)
+    res = auditor.verify()
+    assert not res.ok and res.first_broken.chain_seq == 4 and "prompt" in res.first_broken.reason
+
+
+def test_deleted_event_is_detected(auditor: Auditor) -> None:
+    _record(auditor, 10)
+    auditor.store().execute("ALTER TABLE events DELETE WHERE chain_seq = 6 SETTINGS mutations_sync = 2")
+    res = auditor.verify()
+    assert not res.ok and res.first_broken.chain_seq == 7 and "missing" in res.first_broken.reason
