@@ -1,0 +1,45 @@
+# Budget guard: cap max_tokens at what the budget has left; refuse when nothing is left.
+# input.budget is filled by the proxy's ledger; null values mean no budget applies.
+package customs.budget_guard
+
+import rego.v1
+
+remaining_tokens := r if {
+	r := input.budget.remaining_tokens
+	is_number(r)
+}
+
+remaining_usd := r if {
+	r := input.budget.remaining_usd
+	is_number(r)
+}
+
+requested_max := m if {
+	m := input.request.max_tokens
+	is_number(m)
+}
+
+deny contains {
+	"rule": "budget.exhausted",
+	"message": "the token budget for this principal is exhausted",
+} if remaining_tokens <= 0
+
+deny contains {
+	"rule": "budget.exhausted",
+	"message": "the spending budget for this principal is exhausted",
+} if remaining_usd <= 0
+
+max_tokens := floor(remaining_tokens) if {
+	remaining_tokens > 0
+	not requested_max
+}
+
+max_tokens := floor(remaining_tokens) if {
+	remaining_tokens > 0
+	remaining_tokens < requested_max
+}
+
+notes contains {
+	"rule": "budget.max_tokens_capped",
+	"message": concat("", ["max_tokens capped at ", format_int(max_tokens, 10), ", what the budget has left"]),
+} if max_tokens
