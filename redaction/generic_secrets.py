@@ -27,6 +27,9 @@ KEYWORD = re.compile(
     r"\bkey\b|_key\b|key_|Key\b|\bsig(?:nature)?\b|bearer|session|cookie|salt|license[_\-.]?key|"
     r"webhook|dsn|conn(?:ection)?[_\-.]?str)"
 )
+# Literal prefilters for KEYWORD (caseless) for the Hyperscan pass; KEYWORD confirms.
+KEYWORD_ANCHORS = ("key", "secret", "pass", "pwd", "token", "auth", "cred", "sig", "bearer", "session",
+                   "cookie", "salt", "webhook", "dsn", "conn")
 # Candidate token: the characters keys are made of. '/' and '+' and '=' for base64.
 TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/=.~])[A-Za-z0-9_\-+/=.~]{8,}")
 # A quoted/assigned value after a keyword: may contain punctuation (passwords do).
@@ -70,6 +73,12 @@ def _identifier_like(tok: str) -> bool:
     return total > 0 and alpha_parts == total
 
 
+def _wordish(tok: str) -> bool:
+    """Mostly dictionary-like letter runs (b64encode, utf8_decode, sha256sum): a name, not a key."""
+    covered = sum(len(w) for w in _WORDY.findall(tok))
+    return covered >= 0.6 * len(tok)
+
+
 def _digit_runs_only(tok: str) -> bool:
     return tok.replace("-", "").replace(".", "").replace("_", "").replace(":", "").isdigit()
 
@@ -100,7 +109,7 @@ def is_random_token(tok: str, keyword: bool) -> tuple[bool, float]:
     if classes < 2 and not (keyword and n >= 16 and digit is False and (lower or upper)
                             and shannon_entropy(core) >= 3.8):
         return False, 0.0
-    if _identifier_like(core):
+    if _identifier_like(core) or (n < 16 and _wordish(core)):
         return False, 0.0
     if _FILE_EXT.search(core):
         return False, 0.0
@@ -149,6 +158,8 @@ def plausible_rule_value(type_: str, value: str, after: str) -> bool:
     if type_ in ("PRIVATE_KEY", "PGP_PRIVATE_KEY"):
         return _B64_RUN.search(value.replace("\\n", "\n")) is not None
     if _FILLER.search(value):
+        return False
+    if type_ == "CONNECTION_STRING" and (is_templated_secret(value) or any(c in value for c in "{}[]()<>")):
         return False
     if value.endswith("-"):
         return False

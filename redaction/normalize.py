@@ -6,33 +6,57 @@ Spans found in the normalised text are mapped back so that they index the ORIGIN
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
 # Zero-width and invisible formatting characters people (or tools) use to break up tokens.
 _ZERO_WIDTH = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e"
-_NEEDS_WORK = re.compile(
-    "[" + _ZERO_WIDTH + r"]|\\u[0-9a-fA-F]{4}|%[0-9a-fA-F]{2}"
-)
+_NEEDS_WORK = re.compile("[" + _ZERO_WIDTH + r"]|\\u[0-9a-fA-F]{4}|%[0-9a-fA-F]{2}")
 
 
 @dataclass(frozen=True, slots=True)
 class Normalized:
-    """Normalised text plus, when it differs from the original, per-character origin offsets."""
+    """Normalised text plus the edits that produced it (empty when nothing changed).
+
+    `edits` holds (normalised position, original start, original end) for every decoded
+    escape (one normalised character) or dropped character (zero normalised characters),
+    in order; between edits both texts advance together.
+    """
 
     text: str
-    # starts[i] / ends[i]: the original span that produced normalised character i; None = identity
-    starts: tuple[int, ...] | None = None
-    ends: tuple[int, ...] | None = None
+    edits: tuple[tuple[int, int, int], ...] = ()
+    keys: tuple[int, ...] = ()  # edits' normalised positions, for bisect
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map a normalised span [start, end) to the original text."""
-        if self.starts is None or self.ends is None:
+        if not self.edits:
             return start, end
         if end <= start:
-            pos = self.starts[start] if start < len(self.starts) else (self.ends[-1] if self.ends else 0)
+            pos = self._start(start)
             return pos, pos
-        return self.starts[start], self.ends[end - 1]
+        return self._start(start), self._start(end - 1) + self._width(end - 1)
+
+    def _last(self, pos: int) -> int:
+        return bisect.bisect_right(self.keys, pos) - 1
+
+    def _start(self, pos: int) -> int:
+        """Original index of the character at normalised `pos`."""
+        i = self._last(pos)
+        if i < 0:
+            return pos
+        npos, ostart, oend = self.edits[i]
+        if oend - ostart > 1:  # decoded escape: produced one character at npos
+            return ostart if npos == pos else oend + (pos - npos - 1)
+        return oend + (pos - npos)  # dropped character(s) just before pos
+
+    def _width(self, pos: int) -> int:
+        i = self._last(pos)
+        if i >= 0:
+            npos, ostart, oend = self.edits[i]
+            if npos == pos and oend - ostart > 1:
+                return oend - ostart
+        return 1
 
 
 def _decode_escape(seq: str) -> str | None:
@@ -49,33 +73,23 @@ def normalize(text: str) -> Normalized:
     """Return `text` without zero-width characters and with JSON/URL escapes decoded."""
     if _NEEDS_WORK.search(text) is None:
         return Normalized(text)
-    out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    pos = 0
+    parts: list[str] = []
+    edits: list[tuple[int, int, int]] = []
+    pos = 0  # original position copied up to
+    npos = 0  # normalised length so far
     for m in _NEEDS_WORK.finditer(text):
-        s, e = m.start(), m.end()
-        for i in range(pos, s):
-            out.append(text[i])
-            starts.append(i)
-            ends.append(i + 1)
+        s, e = m.span()
         seq = m.group()
-        if len(seq) == 1:  # zero-width: dropped
-            pos = e
-            continue
-        ch = _decode_escape(seq)
-        if ch is None:
-            for i in range(s, e):
-                out.append(text[i])
-                starts.append(i)
-                ends.append(i + 1)
-        else:
-            out.append(ch)
-            starts.append(s)
-            ends.append(e)
+        repl = "" if len(seq) == 1 else _decode_escape(seq)
+        if repl is None:
+            continue  # left as is: part of the identity run
+        parts.append(text[pos:s])
+        npos += s - pos
+        edits.append((npos, s, e))
+        parts.append(repl)
+        npos += len(repl)
         pos = e
-    for i in range(pos, len(text)):
-        out.append(text[i])
-        starts.append(i)
-        ends.append(i + 1)
-    return Normalized("".join(out), tuple(starts), tuple(ends))
+    if not edits:
+        return Normalized(text)
+    parts.append(text[pos:])
+    return Normalized("".join(parts), tuple(edits), tuple(e[0] for e in edits))

@@ -29,6 +29,7 @@ from .findings import Finding
 from .generic_secrets import (
     ASSIGNED,
     KEYWORD,
+    KEYWORD_ANCHORS,
     TOKEN,
     hash_context,
     in_url_path,
@@ -48,7 +49,7 @@ _NL = re.compile(rb"\n")
 _B64 = re.compile(r"^[A-Za-z0-9+/_\-]+={0,2}$")
 _PRINTABLE = re.compile(r"[\x20-\x7e\t\r\n]")
 
-_SECRET, _PII, _LICENSE = 0, 1, 2
+_SECRET, _PII, _LICENSE, _KEYWORD = 0, 1, 2, 3
 
 
 class Scanner:
@@ -83,6 +84,11 @@ class Scanner:
                 exprs.append(re.escape(anchor).encode())
                 flags.append(hyperscan.HS_FLAG_CASELESS)
                 self._ids.append((_LICENSE, 0))
+        if cfg.secrets:
+            for anchor in KEYWORD_ANCHORS:
+                exprs.append(anchor.encode())
+                flags.append(hyperscan.HS_FLAG_CASELESS)
+                self._ids.append((_KEYWORD, 0))
         self._db: hyperscan.Database | None = None
         if exprs:
             self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
@@ -97,23 +103,18 @@ class Scanner:
         """Findings in `text`: sorted by start, non-overlapping, spans index the original text."""
         if not text:
             return []
-        norm = normalize(text)
-        ntext = norm.text
-        lines = ntext.split("\n")
+        lines = text.split("\n")
         per_line = self._line_results(lines)
         hits: list[tuple[str, str, int, int, float, str]] = []
         offset = 0
         for line, res in zip(lines, per_line):
-            for kind, type_, s, e, score, det in res:
-                hits.append((kind, type_, offset + s, offset + e, score, det))
+            if res:
+                for kind, type_, s, e, score, det in res:
+                    hits.append((kind, type_, offset + s, offset + e, score, det))
             offset += len(line) + 1
         if self._multi_rules:
-            hits.extend(self._multiline_hits(ntext))
-        findings = []
-        for kind, type_, s, e, score, det in _resolve(hits):
-            os_, oe = norm.to_original(s, e)
-            findings.append(Finding(kind, type_, os_, oe, score, det))  # type: ignore[arg-type]
-        return findings
+            hits.extend(self._multiline_hits(text))
+        return [Finding(k, t, s, e, sc, d) for k, t, s, e, sc, d in _resolve(hits)]  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ lines
 
@@ -165,23 +166,79 @@ class Scanner:
         self._db.scan(data, match_event_handler=on_match, scratch=self._scratch())
         return found
 
-    def _scan_lines(self, lines: list[str], depth: int) -> list[tuple[_Hit, ...]]:
+    def _scan_lines(self, raw_lines: list[str], depth: int) -> list[tuple[_Hit, ...]]:
+        """Hits for lines not in the cache, with spans indexing the raw (un-normalised) lines."""
+        norms = [normalize(line) for line in raw_lines]
+        lines = [n.text for n in norms]
         anchors = self._anchor_hits(lines)
         cfg = self.config
-        results: list[tuple[_Hit, ...]] = []
-        for line, hit_rules in zip(lines, anchors):
-            hits: list[_Hit] = []
+        results: list[list[_Hit]] = [[] for _ in lines]
+        keyword_lines: list[bool] = [False] * len(lines)
+        for li, (line, hit_rules) in enumerate(zip(lines, anchors)):
+            if not hit_rules:
+                continue
+            hits = results[li]
+            license_hit = False
             for cat, idx in hit_rules:
                 if cat == _SECRET:
                     hits.extend(self._rule_hits(self._line_rules[idx], line))
                 elif cat == _PII:
                     hits.extend(self._pii_hits(idx, line))
-            if cfg.license and any(cat == _LICENSE for cat, _ in hit_rules):
+                elif cat == _LICENSE:
+                    license_hit = True
+                else:  # keyword anchor: confirm with the precise keyword regex
+                    keyword_lines[li] = keyword_lines[li] or KEYWORD.search(line) is not None
+            if license_hit:
                 hits.extend(_license_hits(line))
-            if cfg.secrets:
-                hits.extend(self._generic_hits(line, depth))
-            results.append(tuple(hits))
-        return results
+        if cfg.secrets:
+            self._generic_hits(lines, keyword_lines, results, depth)
+        out: list[tuple[_Hit, ...]] = []
+        for norm, hits in zip(norms, results):
+            if norm.edits:
+                hits = [(k, t, *norm.to_original(s, e), sc, d) for k, t, s, e, sc, d in hits]
+            out.append(tuple(hits))
+        return out
+
+    def _generic_hits(self, lines: list[str], keyword_lines: list[bool], results: list[list[_Hit]],
+                      depth: int) -> None:
+        """Random-looking tokens (one regex pass over all new lines), judged per token."""
+        batch = "\n".join(lines)
+        line_starts = [0]
+        for line in lines[:-1]:
+            line_starts.append(line_starts[-1] + len(line) + 1)
+        b64_min = self.config.decode_base64_min_len
+        lockfile: dict[int, bool] = {}
+        for li, kw in enumerate(keyword_lines):
+            if kw:
+                line = lines[li]
+                # Quoted values after a keyword may hold punctuation a token never would.
+                for m in ASSIGNED.finditer(line):
+                    ok, score = is_random_token(m.group("s"), keyword=True)
+                    if ok and not lockfile.setdefault(li, lockfile_line(line)):
+                        results[li].append(("secret", "GENERIC_SECRET", m.start("s"), m.end("s"), score, "keyword"))
+        for m in TOKEN.finditer(batch):
+            start, end = m.span()
+            n = end - start
+            li = bisect.bisect_right(line_starts, start) - 1
+            kw = keyword_lines[li]
+            if n < 20 and not kw:
+                continue  # the common case: an ordinary identifier
+            tok = m.group()
+            base = line_starts[li]
+            if n >= b64_min and depth == 0:
+                inner = self._decoded_secret(tok)
+                if inner is not None:
+                    results[li].append(("secret", inner, start - base, end - base, 1.0, "base64"))
+                    continue
+            ok, score = is_random_token(tok, kw)
+            if not ok:
+                continue
+            line = lines[li]
+            s, e = start - base, end - base
+            if lockfile.setdefault(li, lockfile_line(line)) or hash_context(line, s) or in_url_path(line, s):
+                continue
+            type_ = "GENERIC_SECRET" if kw else "HIGH_ENTROPY_STRING"
+            results[li].append(("secret", type_, s, e, score, "entropy"))
 
     @staticmethod
     def _rule_hits(rule: SecretRule, line: str) -> Iterable[_Hit]:
@@ -198,33 +255,6 @@ class Scanner:
         for r in rule.recognizer.analyze(line, [rule.entity], None):
             if r.score >= self.config.pii_min_score:
                 yield ("pii", r.entity_type, r.start, r.end, float(r.score), "presidio")
-
-    def _generic_hits(self, line: str, depth: int) -> list[_Hit]:
-        hits: list[_Hit] = []
-        keyword = KEYWORD.search(line) is not None
-        lockfile = lockfile_line(line)
-        if keyword:
-            # Quoted values after a keyword may hold punctuation a token never would.
-            for m in ASSIGNED.finditer(line):
-                value = m.group("s")
-                ok, score = is_random_token(value, keyword=True)
-                if ok and not lockfile:
-                    hits.append(("secret", "GENERIC_SECRET", m.start("s"), m.end("s"), score, "keyword"))
-        for m in TOKEN.finditer(line):
-            tok = m.group()
-            start, end = m.span()
-            if len(tok) >= self.config.decode_base64_min_len and depth == 0:
-                inner = self._decoded_secret(tok)
-                if inner is not None:
-                    hits.append(("secret", inner, start, end, 1.0, "base64"))
-                    continue
-            if lockfile or hash_context(line, start) or in_url_path(line, start):
-                continue
-            ok, score = is_random_token(tok, keyword)
-            if ok:
-                type_ = "GENERIC_SECRET" if keyword else "HIGH_ENTROPY_STRING"
-                hits.append(("secret", type_, start, end, score, "entropy"))
-        return hits
 
     def _decoded_secret(self, tok: str) -> str | None:
         """Type of a secret hidden in base64 `tok`, or None (not base64, not text, or clean)."""
