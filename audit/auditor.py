@@ -133,11 +133,11 @@ class Auditor:
                 "time": format_time(datetime.now(UTC)),
                 "principal": principal_id,
                 "name": name,
-                "params": json.dumps({k: v for k, v in sorted(params.items()) if v not in (None, "")}, default=str),
+                "params": scrub(json.dumps({k: v for k, v in sorted(params.items()) if v not in (None, "")}, default=str))[0],
                 "status": status,
                 "rows": len(rows),
                 "duration_ms": round((time.perf_counter() - t0) * 1000, 3),
-                "error": error[:300],
+                "error": scrub(error[:300])[0],
             })
 
     def verify(self) -> VerifyResult:
