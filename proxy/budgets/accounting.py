@@ -15,7 +15,7 @@ from proxy.budgets.ledger import BudgetExceeded, BudgetRequest, Reservation
 from proxy.budgets.limits import BudgetLimits, BudgetRule, Subject
 from proxy.budgets.prices import NANO_PER_USD, PriceTable
 from proxy.budgets.watched import WatchedFile
-from proxy.budgets.windows import period_key, resets_at
+from proxy.budgets.windows import Period, period_of
 from proxy.exchange import Principal
 
 # (settled tokens, settled nano-USD, reserved tokens, reserved nano-USD) of one counter.
@@ -41,6 +41,7 @@ class Applied:
     period: str
     key: str
     resets_at: datetime
+    resets_iso: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,11 @@ class Accountant:
             Path(config.limits_file), BudgetLimits.load, config.reload_interval_s)
         self._prices_file = None if prices else WatchedFile(
             Path(config.prices_file), PriceTable.load, config.reload_interval_s)
-        self._resets: dict[tuple[str, str], datetime] = {}
+        self._periods: dict[str, Period] = {}
+        # Which budget instances apply to a subject changes only when the limits are reloaded
+        # or a window rolls over; caching them keeps reserve() cheap on the proxy loop.
+        self._applied: dict[Subject, tuple[float, tuple[Applied, ...]]] = {}
+        self._applied_limits: BudgetLimits | None = None
 
     @property
     def limits(self) -> BudgetLimits:
@@ -82,22 +87,31 @@ class Accountant:
     def prices(self) -> PriceTable:
         return self._prices if self._prices_file is None else self._prices_file.get()  # type: ignore[return-value]
 
-    def resets(self, window: str, period: str, now: float) -> datetime:
-        got = self._resets.get((window, period))
-        if got is None:
-            if len(self._resets) > 64:
-                self._resets.clear()
-            got = self._resets[(window, period)] = resets_at(window, now)
+    def period(self, window: str, now: float) -> Period:
+        """The window's period containing `now` (cached until it ends)."""
+        got = self._periods.get(window)
+        if got is None or not got.contains(now):
+            got = self._periods[window] = period_of(window, now)
         return got
 
     def applied_for(self, who: Subject, now: float) -> tuple[Applied, ...]:
         """Every budget instance that charges this subject now."""
+        limits = self.limits
+        if limits is not self._applied_limits or len(self._applied) > 4096:
+            self._applied = {}
+            self._applied_limits = limits
+        hit = self._applied.get(who)
+        if hit is not None and now < hit[0]:
+            return hit[1]
         out = []
-        for rule, subject in self.limits.applicable(who):
-            period = period_key(rule.window, now)
-            out.append(Applied(rule, subject, period, counter_key(rule.name, subject, period),
-                               self.resets(rule.window, period, now)))
-        return tuple(out)
+        valid_until = float("inf")
+        for rule, subject in limits.applicable(who):
+            p = self.period(rule.window, now)
+            valid_until = min(valid_until, p.end)
+            out.append(Applied(rule, subject, p.key, counter_key(rule.name, subject, p.key), p.resets_at, p.resets_iso))
+        applied = tuple(out)
+        self._applied[who] = (valid_until, applied)
+        return applied
 
     def plan(self, req: BudgetRequest, now: float) -> Plan:
         """The estimate (prompt + max output tokens, and its cost) and the counters it goes to."""
@@ -160,7 +174,7 @@ class Accountant:
             "usd": None if nano is None else nano / NANO_PER_USD,
             "budget": tight[1].rule.name if tight else None,
             "fraction": None if tight is None else round(tight[0], 6),
-            "resets_at": iso(tight[1].resets_at) if tight else None,
+            "resets_at": tight[1].resets_iso if tight else None,
         }
 
     def reservation(self, plan: Plan, rid: str, now: float, states: list[CounterState]) -> Reservation:
@@ -185,8 +199,8 @@ class Accountant:
     def report_rows(self, rule: BudgetRule, now: float, counters: dict[str, CounterState],
                     wanted: str | None) -> list[dict[str, Any]]:
         """Rows for one rule: each subject with a counter this period, and exact matches at zero."""
-        period = period_key(rule.window, now)
-        reset = iso(self.resets(rule.window, period, now))
+        p = self.period(rule.window, now)
+        period, reset = p.key, p.resets_iso
         subjects = dict(counters)
         if rule.specificity == 2 or rule.scope == "global":
             subjects.setdefault(rule.match, ZERO)

@@ -21,9 +21,11 @@ from proxy.exchange import Principal
 
 log = logging.getLogger(__name__)
 
-# Closed reservations are kept this long so that a late second settle/release stays a no-op.
-CLOSED_RETENTION_S = 86400.0
+# Expired reservations are remembered this long so that a late settle still charges its usage.
+EXPIRED_RETENTION_S = 86400.0
 
+# `reservations` holds only what is in flight (open) and, for a day, what reconcile expired:
+# settle/release delete the row, which keeps the table and every write transaction small.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (
     key TEXT PRIMARY KEY,
@@ -35,7 +37,6 @@ CREATE TABLE IF NOT EXISTS counters (
     reserved_tokens INTEGER NOT NULL DEFAULT 0,
     reserved_nano INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS counters_by_budget ON counters (budget, period);
 CREATE TABLE IF NOT EXISTS reservations (
     id TEXT PRIMARY KEY,
     keys TEXT NOT NULL,
@@ -46,10 +47,10 @@ CREATE TABLE IF NOT EXISTS reservations (
     status TEXT NOT NULL,
     closed REAL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS reservations_open ON reservations (status, expires);
 """
 
-_SELECT = "SELECT settled_tokens, settled_nano, reserved_tokens, reserved_nano FROM counters WHERE key = ?"
+_COLUMNS = "key, settled_tokens, settled_nano, reserved_tokens, reserved_nano"
+_SELECT = f"SELECT {_COLUMNS} FROM counters WHERE key = ?"
 # One statement moves both settled and reserved amounts; inserting creates the counter.
 _UPSERT = """
 INSERT INTO counters (key, budget, subject, period, settled_tokens, settled_nano, reserved_tokens, reserved_nano)
@@ -62,8 +63,7 @@ ON CONFLICT (key) DO UPDATE SET
 """
 _INSERT_RES = ("INSERT INTO reservations (id, keys, tokens, nano, created, expires, status) "
                "VALUES (?, ?, ?, ?, ?, ?, 'open')")
-_GET_RES = "SELECT status, tokens, nano FROM reservations WHERE id = ?"
-_CLOSE_RES = "UPDATE reservations SET status = ?, closed = ? WHERE id = ?"
+_TAKE_RES = "DELETE FROM reservations WHERE id = ? RETURNING status, tokens, nano"
 
 
 def _split_key(key: str) -> tuple[str, str, str]:
@@ -78,6 +78,7 @@ class SqliteLedger:
         self.path = path
         self.acct = accountant
         self._lock = threading.Lock()
+        self._select_many: dict[int, str] = {}  # statement text per key count; sqlite3 caches the prepared form
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Autocommit mode: transactions are explicit BEGIN IMMEDIATE ... COMMIT.
@@ -86,7 +87,12 @@ class SqliteLedger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
+            # Checkpoints (which fsync) run on a background thread, not inside a commit on the
+            # proxy loop; the WAL file is truncated back to a few MB after each one.
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
+            self._db.execute("PRAGMA journal_size_limit=4194304")
             self._db.executescript(_SCHEMA)  # idempotent; concurrent openers wait on busy_timeout
+            self._checkpointer = Checkpointer(path)
         except sqlite3.Error as e:
             raise LedgerUnavailable(f"budget ledger {path.name} cannot be opened: {e}") from None
 
@@ -119,10 +125,7 @@ class SqliteLedger:
         if not plan.applied:
             return self.acct.reservation(plan, rid, now, [])
         with self._tx() as db:
-            states: list[CounterState] = []
-            for a in plan.applied:
-                row = db.execute(_SELECT, (a.key,)).fetchone()
-                states.append(row if row else ZERO)
+            states = self._read(db, [a.key for a in plan.applied])
             exc = self.acct.exceeded(plan, states)
             if exc is not None:
                 raise exc  # rolls back: nothing was written
@@ -132,32 +135,30 @@ class SqliteLedger:
                                      now, now + self.acct.config.reservation_ttl_s))
         return self.acct.reservation(plan, rid, now, states)
 
-    def _close(self, res: Reservation, status: str, tokens: int, nano: int) -> None:
-        """Settle or release: undo the hold if still open, charge (tokens, nano), mark closed."""
+    def _close(self, res: Reservation, settle: bool, tokens: int, nano: int) -> None:
+        """Settle or release: undo the hold if still open, charge (tokens, nano), forget the row."""
         if not res.keys:
             return
-        now = self.acct.clock()
         with self._tx() as db:
-            row = db.execute(_GET_RES, (res.id,)).fetchone()
-            state = row[0] if row else None
-            if state in ("settled", "released"):
-                return  # idempotent: a second settle/release changes nothing
-            if state is None and status == "released":
-                return
-            held_t, held_n = (row[1], row[2]) if state == "open" else (0, 0)
+            row = db.execute(_TAKE_RES, (res.id,)).fetchone()
+            if row is None:
+                return  # already settled or released: a second call changes nothing
+            status, held_t, held_n = row
+            if status != "open":  # expired by reconcile: its hold is already gone
+                held_t = held_n = 0
+            if not settle:
+                tokens = nano = 0
             if tokens or nano or held_t or held_n:
                 db.executemany(_UPSERT, [(k, *_split_key(k), tokens, nano, -held_t, -held_n) for k in res.keys])
-            if row:
-                db.execute(_CLOSE_RES, (status, now, res.id))
 
     def settle(self, res: Reservation, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> None:
         """Replace the hold by actual usage; after expiry the usage is still charged, once."""
         nano = self.acct.prices.cost_nano(res.model, input_tokens, output_tokens, cached_tokens)
-        self._close(res, "settled", max(0, input_tokens) + max(0, output_tokens), nano)
+        self._close(res, True, max(0, input_tokens) + max(0, output_tokens), nano)
 
     def release(self, res: Reservation) -> None:
         """Drop the hold without charging."""
-        self._close(res, "released", 0, 0)
+        self._close(res, False, 0, 0)
 
     def reconcile(self) -> int:
         """Expire open reservations past their TTL and forget long-closed ones."""
@@ -167,20 +168,27 @@ class SqliteLedger:
                               (now,)).fetchall()
             for rid, keys, tokens, nano in rows:
                 db.executemany(_UPSERT, [(k, *_split_key(k), 0, 0, -tokens, -nano) for k in keys.split("\n")])
-                db.execute(_CLOSE_RES, ("expired", now, rid))
-            db.execute("DELETE FROM reservations WHERE status != 'open' AND closed < ?", (now - CLOSED_RETENTION_S,))
+                db.execute("UPDATE reservations SET status = 'expired', closed = ? WHERE id = ?", (now, rid))
+            db.execute("DELETE FROM reservations WHERE status = 'expired' AND closed < ?", (now - EXPIRED_RETENTION_S,))
         if rows:
             log.warning("budget ledger: expired %d reservation(s) left by crashed or stuck requests", len(rows))
         return len(rows)
 
+    def _read(self, db: sqlite3.Connection, keys: list[str]) -> list[CounterState]:
+        """Counter states in the order of `keys` (one statement; absent counters are zero)."""
+        if len(keys) == 1:
+            row = db.execute(_SELECT, (keys[0],)).fetchone()
+            return [row[1:] if row else ZERO]
+        sql = self._select_many.get(len(keys))
+        if sql is None:
+            sql = self._select_many[len(keys)] = f"SELECT {_COLUMNS} FROM counters WHERE key IN ({','.join('?' * len(keys))})"
+        found = {r[0]: r[1:] for r in db.execute(sql, keys)}
+        return [found.get(k, ZERO) for k in keys]
+
     def _states(self, keys: list[str]) -> list[CounterState]:
         with self._lock:
             try:
-                out = []
-                for k in keys:
-                    row = self._db.execute(_SELECT, (k,)).fetchone()
-                    out.append(row if row else ZERO)
-                return out
+                return self._read(self._db, keys)
             except sqlite3.Error as e:
                 raise LedgerUnavailable(f"budget ledger is unavailable: {e}") from None
 
@@ -200,7 +208,8 @@ class SqliteLedger:
                 try:
                     found = self._db.execute(
                         "SELECT subject, settled_tokens, settled_nano, reserved_tokens, reserved_nano "
-                        "FROM counters WHERE budget = ? AND period = ?", (rule.name, period)).fetchall()
+                        "FROM counters WHERE key > ? AND key < ? AND period = ?",  # primary-key range
+                        (rule.name + "|", rule.name + "}", period)).fetchall()
                 except sqlite3.Error as e:
                     raise LedgerUnavailable(f"budget ledger is unavailable: {e}") from None
             counters = {r[0]: (r[1], r[2], r[3], r[4]) for r in found}
@@ -212,6 +221,40 @@ class SqliteLedger:
         return self.acct.prices.cost_usd(model, input_tokens, output_tokens, cached_tokens)
 
     def close(self) -> None:
-        """Close the connection (a later call raises LedgerUnavailable)."""
+        """Stop the checkpointer and close the connection (a later call raises LedgerUnavailable)."""
+        self._checkpointer.stop()
         with self._lock:
             self._db.close()
+
+
+class Checkpointer:
+    """Checkpoints the WAL every `interval_s` from its own thread and connection."""
+
+    def __init__(self, path: Path, interval_s: float = 1.0) -> None:
+        self._path = path
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="budget-ledger-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        db = None
+        try:
+            db = sqlite3.connect(str(self._path), isolation_level=None, timeout=5.0)
+            db.execute("PRAGMA busy_timeout=1000")
+            while not self._stop.wait(self._interval):
+                try:
+                    # PASSIVE never blocks the writers; what it cannot copy now it copies next time.
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as e:
+                    log.warning("budget ledger checkpoint failed: %s", e)
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as e:
+            log.warning("budget ledger checkpointer stopped: %s", e)
+        finally:
+            if db is not None:
+                db.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
