@@ -96,7 +96,7 @@ def is_random_token(tok: str, keyword: bool) -> tuple[bool, float]:
         return False, 0.0
     if _digit_runs_only(core):
         # Numeric client secrets/ids exist (Discord, Asana), but only next to a keyword and long.
-        if not (keyword and n >= 16 and core.isdigit() and shannon_entropy(core) >= 2.9
+        if not (keyword and n >= 16 and core.isdigit() and shannon_entropy(core) >= 2.5
                 and not is_sequential_string(core)):
             return False, 0.0
         return True, 0.6
@@ -118,7 +118,9 @@ def is_random_token(tok: str, keyword: bool) -> tuple[bool, float]:
     if uniq < min(10, n // 2):
         return False, 0.0
     if keyword:
-        floor = 2.8 if n < 16 else 3.0
+        # Hex keys have a 16-letter alphabet: their entropy tops out lower than base62's.
+        hexish = all(c in "0123456789abcdefABCDEF-" for c in core)
+        floor = 2.7 if hexish else (2.8 if n < 16 else 3.0)
         if ent < floor:
             return False, 0.0
         return True, min(1.0, 0.5 + ent / 10)
@@ -159,6 +161,15 @@ def plausible_rule_value(type_: str, value: str, after: str) -> bool:
         return _B64_RUN.search(value.replace("\\n", "\n")) is not None
     if _FILLER.search(value):
         return False
+    if type_ == "CURL_USER_PASSWORD":
+        user, _, password = value.strip("'\"").partition(":")
+        password = password or user  # curl -u ":secret" / "secret:"
+        if len(password) < 6 or password[0] == "$" or any(c in password for c in "[]{}<>"):
+            return False
+        lower, upper, digit, other = char_classes(password)
+        return (lower + upper + digit + other) >= 2 and not _FILLER.search(password)
+    if type_ == "GENERIC_SECRET":  # keyword on another line (XML element): judge like a keyword value
+        return is_random_token(value, keyword=True)[0]
     if type_ == "CONNECTION_STRING" and (is_templated_secret(value) or any(c in value for c in "{}[]()<>")):
         return False
     if value.endswith("-"):

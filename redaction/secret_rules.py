@@ -154,7 +154,14 @@ STRUCTURED: list[SecretRule] = [
        r"\"private_key_id\"\s*:\s*\"(?P<s>[a-f0-9]{40})\""),
     _r("AZURE_STORAGE_KEY", ("AccountKey=",), r"AccountKey=(?P<s>[A-Za-z0-9+/=]{80,100})"),
     _r("AZURE_SAS_TOKEN", ("sig=",), r"[?&]sig=(?P<s>[A-Za-z0-9%+/=]{40,})"),
-    _r("BASIC_AUTH_HEADER", ("Basic ",), r"(?i)(?:authorization|auth)[\"':=\s]{1,6}Basic (?P<s>[A-Za-z0-9+/]{12,}={0,2})", caseless=True),
+    _r("BASIC_AUTH_HEADER", ("Basic ",), r"(?i)(?:authorization|auth)[\"':=\s]{1,6}Basic (?P<s>[A-Za-z0-9+/]{8,}={0,2})", caseless=True),
+    # curl -u user:password / --user 'user:password'
+    _r("CURL_USER_PASSWORD", ("-u ", "--user ", "--user="),
+       r"(?:\s-u|--user)[\s=]+(?P<q>['\"]?)(?P<s>[^\s'\":]{0,64}:[^\s'\"]+?|[^\s'\"]+?:[^\s'\"]*?)(?P=q)(?=\s|$)"),
+    # <fooToken>\n   value\n</fooToken>: the keyword is on the line above the value.
+    _r("GENERIC_SECRET", ("</",),
+       r"(?i)<(?P<tag>[\w.\-]*(?:token|key|secret|passw(?:or)?d|pwd|credential|auth)[\w.\-]*)>\s*\n\s*(?P<s>[^\s<]{8,200})\s*\n\s*</(?P=tag)>",
+       multiline=True),
     _r("BEARER_TOKEN", ("Bearer ",), r"(?i)Bearer (?P<s>[A-Za-z0-9_\-.~+/]{20,}={0,2})", caseless=True),
     _r("AWS_SECRET_KEY", ("aws", "AWS", "Aws"),
        r"(?i)aws.{0,40}?(?:secret|key|token|sk|private|credential).{0,40}?(?<![A-Za-z0-9/+])(?P<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])",
