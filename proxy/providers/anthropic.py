@@ -67,7 +67,7 @@ def _blocks(content: Any, path: JsonPath, role: str) -> Iterator[Segment]:
             continue
         if not isinstance(block, dict):
             continue
-        btype = block.get("type")
+        btype = block.get("type") if isinstance(block.get("type"), str) else ""
         if btype in _UNTOUCHABLE_BLOCKS or btype in _BINARY_BLOCKS:
             continue
         if btype == "text":
@@ -164,7 +164,7 @@ class MessagesStream(StreamHandler):
         obj = parse_json_event(ev)
         if not isinstance(obj, dict):
             return [ev]
-        etype = obj.get("type") or ev.event
+        etype = obj.get("type") if isinstance(obj.get("type"), str) else ev.event
         if etype == "content_block_delta":
             return self._on_delta(ev, obj)
         if etype == "content_block_stop":

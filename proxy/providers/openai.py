@@ -91,7 +91,7 @@ def content_segments(content: Any, path: JsonPath, role: str) -> Iterator[Segmen
             if isinstance(part, str):
                 yield Segment(path + (j,), part, role)
             elif isinstance(part, dict):
-                ptype = part.get("type")
+                ptype = part.get("type") if isinstance(part.get("type"), str) else ""
                 if ptype in _BINARY_PARTS:
                     continue
                 if isinstance(part.get("text"), str):
@@ -228,6 +228,8 @@ def generic_request(method: str, body: Any) -> RequestInfo:
     """An endpoint we do not model: no body means nothing to scan, else every string is scanned."""
     if method.upper() not in ("POST", "PUT", "PATCH") or body is None:
         return RequestInfo(endpoint="other", scan_required=False)
+    if isinstance(body, str):
+        raise ValueError("request body must be a JSON object or array")  # a bare string cannot be masked in place
     segs = [Segment(p, text, "input") for p, text in string_leaves(body)]
     model = body.get("model") if isinstance(body, dict) else None
     return RequestInfo(endpoint="other", model=model if isinstance(model, str) else "", segments=segs)
@@ -339,6 +341,11 @@ def rewrite_chat_body(body: Any, fn: Callable[[str], str]) -> None:
                         _apply(call["custom"], "input", fn)
         if isinstance(msg.get("function_call"), dict):
             _apply(msg["function_call"], "arguments", fn)
+
+
+def _str(value: Any) -> str:
+    """A string field's value, or "" when it is absent or not a string."""
+    return value if isinstance(value, str) else ""
 
 
 def _choices(body: Any) -> list[dict[str, Any]]:
@@ -460,7 +467,7 @@ class ChatCompletionStream(StreamHandler):
     def _append_flushed(self, choice: dict[str, Any], flushed: list[tuple[str, str]]) -> None:
         """Put held-back text at the end of this choice's chunk (before the finish is seen)."""
         if self.legacy:
-            choice["text"] = (choice.get("text") or "") + "".join(t for _, t in flushed)
+            choice["text"] = _str(choice.get("text")) + "".join(t for _, t in flushed)
             return
         delta = choice.get("delta")
         if not isinstance(delta, dict):
@@ -468,9 +475,9 @@ class ChatCompletionStream(StreamHandler):
         for channel, text in flushed:
             kind, _, rest = channel.partition(":")
             if kind == "choice":
-                delta["content"] = (delta.get("content") or "") + text
+                delta["content"] = _str(delta.get("content")) + text
             elif kind == "refusal":
-                delta["refusal"] = (delta.get("refusal") or "") + text
+                delta["refusal"] = _str(delta.get("refusal")) + text
             else:
                 tool = int(rest.rsplit(":", 1)[1])
                 calls = delta.get("tool_calls")
@@ -478,8 +485,10 @@ class ChatCompletionStream(StreamHandler):
                     calls = delta["tool_calls"] = []
                 for j, call in enumerate(calls):
                     if isinstance(call, dict) and (as_int(call.get("index")) if "index" in call else j) == tool:
-                        fn = call.setdefault("function", {})
-                        fn["arguments"] = (fn.get("arguments") or "") + text
+                        if not isinstance(call.get("function"), dict):
+                            call["function"] = {}
+                        fn = call["function"]
+                        fn["arguments"] = _str(fn.get("arguments")) + text
                         break
                 else:
                     calls.append({"index": tool, "function": {"arguments": text}})
@@ -538,7 +547,7 @@ class ResponsesStream(StreamHandler):
         obj = parse_json_event(ev)
         if not isinstance(obj, dict):
             return [ev]
-        etype = obj.get("type") or ev.event
+        etype = obj.get("type") if isinstance(obj.get("type"), str) else ev.event
         if etype in _BY_DELTA:
             _, field, _, _, prefix = _BY_DELTA[etype]
             channel = self._channel(prefix, obj)
