@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, MutableMapping
-from typing import Any
+from typing import Any, ClassVar
 
 from proxy.exchange import JsonPath, Segment, Usage
 from proxy.providers.base import (
@@ -207,9 +207,9 @@ class MessagesStream(StreamHandler):
         if not isinstance(delta, dict) or index is None:
             return [ev]
         dtype = delta.get("type")
-        field = {"text_delta": "text", "input_json_delta": "partial_json"}.get(dtype) if isinstance(dtype, str) else None
-        if field is None:
+        if not isinstance(dtype, str) or dtype not in ("text_delta", "input_json_delta"):
             return [ev]  # thinking, signature and citation deltas pass untouched
+        field = "text" if dtype == "text_delta" else "partial_json"
         text = delta.get(field)
         if not isinstance(text, str) or not text:
             return [ev]
@@ -248,7 +248,7 @@ class AnthropicAdapter(ProviderAdapter):
     """api.anthropic.com (and Anthropic-shaped gateways such as Copilot's /v1/messages)."""
 
     name = "anthropic"
-    default_upstream = "https://api.anthropic.com"
+    default_upstream: ClassVar[str | None] = "https://api.anthropic.com"
 
     def parse(self, method: str, path: str, query: MutableMapping[str, str], body: Any) -> RequestInfo | None:
         path = path.rstrip("/") or "/"

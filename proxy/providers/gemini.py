@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator, MutableMapping
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from proxy.exchange import JsonPath, Segment, Usage
@@ -79,7 +79,8 @@ def _content_segments(content: Any, path: JsonPath, default_role: str) -> Iterat
         return
     if not isinstance(content, dict):
         return
-    role = _ROLES.get(content.get("role"), default_role) if isinstance(content.get("role"), str) else default_role
+    raw_role = content.get("role")
+    role = _ROLES.get(raw_role, default_role) if isinstance(raw_role, str) else default_role
     key, parts = field(content, "parts")
     if not isinstance(parts, list):
         return
@@ -282,7 +283,7 @@ class GeminiAdapter(ProviderAdapter):
     """generativelanguage.googleapis.com and the Vertex AI hosts."""
 
     name = "gemini"
-    default_upstream = "https://generativelanguage.googleapis.com"
+    default_upstream: ClassVar[str | None] = "https://generativelanguage.googleapis.com"
 
     def parse(self, method: str, path: str, query: MutableMapping[str, str], body: Any) -> RequestInfo | None:
         path = path.rstrip("/") or "/"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, MutableMapping
-from typing import Any
+from typing import Any, ClassVar
 
 from proxy.exchange import JsonPath, Segment, Usage
 from proxy.providers.base import (
@@ -625,7 +625,7 @@ class OpenAIAdapter(ProviderAdapter):
     """api.openai.com and its regional hosts."""
 
     name = "openai"
-    default_upstream = "https://api.openai.com"
+    default_upstream: ClassVar[str | None] = "https://api.openai.com"
 
     def endpoint_for(self, method: str, path: str) -> str | None:
         """The endpoint kind of an OpenAI path, or None when it is not an OpenAI API path."""
