@@ -128,17 +128,22 @@ class Auditor:
             status, error = "error", str(e)
             raise
         finally:
-            self._append_other(KIND_QUERY, {
-                "id": _new_id(),
-                "time": format_time(datetime.now(UTC)),
-                "principal": principal_id,
-                "name": name,
-                "params": scrub(json.dumps({k: v for k, v in sorted(params.items()) if v not in (None, "")}, default=str))[0],
-                "status": status,
-                "rows": len(rows),
-                "duration_ms": round((time.perf_counter() - t0) * 1000, 3),
-                "error": scrub(error[:300])[0],
-            })
+            self.log_access(principal_id, name, params, status, len(rows), (time.perf_counter() - t0) * 1000, error)
+
+    def log_access(self, principal_id: str, name: str, params: dict, status: str, rows: int = 0,
+                   duration_ms: float = 0.0, error: str = "") -> None:
+        """Record one access to audit data (a query, a refusal, a verify) in query_log."""
+        self._append_other(KIND_QUERY, {
+            "id": _new_id(),
+            "time": format_time(datetime.now(UTC)),
+            "principal": principal_id,
+            "name": name,
+            "params": scrub(json.dumps({k: v for k, v in sorted(params.items()) if v not in (None, "")}, default=str))[0],
+            "status": status,
+            "rows": int(rows),
+            "duration_ms": round(duration_ms, 3),
+            "error": scrub(error[:300])[0],
+        })
 
     def verify(self) -> VerifyResult:
         """Recompute every chain in the store; report the first broken link."""
