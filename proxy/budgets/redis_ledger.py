@@ -22,7 +22,7 @@ from proxy.exchange import Principal
 log = logging.getLogger(__name__)
 
 PREFIX = "{customs:budgets}"
-CLOSED_RETENTION_S = 86400  # closed reservations are remembered so a second settle is a no-op
+EXPIRED_RETENTION_S = 86400  # expired reservations are remembered so a late settle still charges
 COUNTER_GRACE_S = 86400  # counters outlive their window a day (late settles, reports)
 
 # KEYS: reservation, open-set, then n counters, then n index sets.
@@ -62,29 +62,28 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return {1, states}
 """
 
-# KEYS: reservation, open-set, then counters. ARGV: id, status, tokens, nano, record_ttl, counter_ttl.
+# KEYS: reservation, open-set, then counters. ARGV: id, settle (1|0), tokens, nano, counter_ttl.
+# Closing deletes the record, so a second settle/release finds nothing and changes nothing;
+# a record reconcile marked 'expired' has no hold left, but its settle still charges usage.
 _CLOSE = """
 local status = redis.call('HGET', KEYS[1], 'status')
-if status == 'settled' or status == 'released' then return 0 end
-if (not status or status == 'expired') and ARGV[2] == 'released' then return 0 end
+if not status then return 0 end
 local ht, hn = '0', '0'
 if status == 'open' then
   local v = redis.call('HMGET', KEYS[1], 't', 'n')
   ht = string.format('%d', -tonumber(v[1]))
   hn = string.format('%d', -tonumber(v[2]))
 end
+local settle = ARGV[2] == '1'
 for i = 3, #KEYS do
   local c = KEYS[i]
-  if ARGV[3] ~= '0' then redis.call('HINCRBY', c, 'st', ARGV[3]) end
-  if ARGV[4] ~= '0' then redis.call('HINCRBY', c, 'sn', ARGV[4]) end
+  if settle and ARGV[3] ~= '0' then redis.call('HINCRBY', c, 'st', ARGV[3]) end
+  if settle and ARGV[4] ~= '0' then redis.call('HINCRBY', c, 'sn', ARGV[4]) end
   if ht ~= '0' then redis.call('HINCRBY', c, 'rt', ht) end
   if hn ~= '0' then redis.call('HINCRBY', c, 'rn', hn) end
-  if redis.call('TTL', c) == -1 then redis.call('EXPIRE', c, ARGV[6]) end
+  if redis.call('TTL', c) == -1 then redis.call('EXPIRE', c, ARGV[5]) end
 end
-if status then
-  redis.call('HSET', KEYS[1], 'status', ARGV[2])
-  redis.call('EXPIRE', KEYS[1], ARGV[5])
-end
+redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 """
@@ -178,21 +177,20 @@ class RedisLedger:
             raise exc
         return self.acct.reservation(plan, rid, now, states)  # type: ignore[arg-type]
 
-    def _close(self, res: Reservation, status: str, tokens: int, nano: int) -> None:
+    def _close(self, res: Reservation, settle: bool, tokens: int, nano: int) -> None:
         if not res.keys:
             return
         keys = [self._res(res.id), self._open] + [self._counter(k) for k in res.keys]
-        self._call(self._close_script, keys,
-                   [res.id, status, str(tokens), str(nano), CLOSED_RETENTION_S, 40 * 86400])
+        self._call(self._close_script, keys, [res.id, "1" if settle else "0", str(tokens), str(nano), 40 * 86400])
 
     def settle(self, res: Reservation, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> None:
         """Replace the hold by actual usage; after expiry the usage is still charged, once."""
         nano = self.acct.prices.cost_nano(res.model, input_tokens, output_tokens, cached_tokens)
-        self._close(res, "settled", max(0, input_tokens) + max(0, output_tokens), nano)
+        self._close(res, True, max(0, input_tokens) + max(0, output_tokens), nano)
 
     def release(self, res: Reservation) -> None:
         """Drop the hold without charging."""
-        self._close(res, "released", 0, 0)
+        self._close(res, False, 0, 0)
 
     def reconcile(self) -> int:
         """Expire open reservations past their TTL (in batches, so no script runs long)."""
@@ -200,7 +198,7 @@ class RedisLedger:
         now = repr(self.acct.clock())
         while True:
             expired, seen = self._call(self._reconcile, [self._open],
-                                       [now, 500, f"{PREFIX}:r:", CLOSED_RETENTION_S])
+                                       [now, 500, f"{PREFIX}:r:", EXPIRED_RETENTION_S])
             total += int(expired)
             if int(seen) < 500:
                 break

@@ -236,3 +236,54 @@ def _limits():
     from proxy.budgets import BudgetLimits
 
     return BudgetLimits.from_dict({"budgets": [TEAM_DAILY]})
+
+
+def test_closed_reservations_leave_no_records_behind(make_ledger, backend, tmp_path):
+    ledger = make_ledger({"budgets": [TEAM_DAILY]}, Clock(NOW))
+    for i in range(20):
+        res = ledger.reserve(req(inp=10, out=10))
+        ledger.settle(res, 5, 5) if i % 2 else ledger.release(res)
+    if backend == "sqlite":
+        import sqlite3
+
+        db = sqlite3.connect(tmp_path / "budgets.sqlite3")
+        assert db.execute("SELECT count(*) FROM reservations").fetchone() == (0,)
+        db.close()
+    else:
+        import redis
+
+        client = redis.Redis.from_url(_redis_url(ledger))
+        assert [k for k in client.keys("*") if b":r:" in k] == []
+        assert client.zcard("{customs:budgets}:open") == 0
+        client.close()
+
+
+def test_redis_keys_share_one_hash_tag_so_scripts_run_on_a_cluster(fresh_redis, tmp_path):
+    import redis
+
+    config = BudgetConfig.from_dict({"backend": "redis", "redis_url": fresh_redis})
+    ledger = open_ledger(config, tmp_path, limits=_limits(), prices=PRICES, clock=Clock(NOW))
+    ledger.reserve(req())
+    client = redis.Redis.from_url(fresh_redis)
+    keys = client.keys("*")
+    client.close()
+    ledger.close()
+    assert len(keys) >= 3
+    assert all(k.startswith(b"{customs:budgets}:") for k in keys)
+
+
+def test_ledger_errors_do_not_reveal_the_redis_password(tmp_path):
+    from .conftest import _free_port
+
+    config = BudgetConfig.from_dict({"backend": "redis", "redis_timeout_s": 0.2,
+                                     "redis_url": f"redis://:s3cret-pw@127.0.0.1:{_free_port()}/0"})
+    ledger = open_ledger(config, tmp_path, limits=_limits(), prices=PRICES)
+    with pytest.raises(LedgerUnavailable) as ei:
+        ledger.reserve(req())
+    ledger.close()
+    assert "s3cret-pw" not in str(ei.value)
+
+
+def _redis_url(ledger) -> str:
+    kw = ledger._r.connection_pool.connection_kwargs
+    return f"redis://{kw['host']}:{kw['port']}/{kw.get('db', 0)}"
