@@ -99,3 +99,29 @@ def test_gateway_routes(path, route):
 )
 def test_paths_that_name_no_provider_or_climb_out_are_refused(path):
     assert gateway_route(path) is None
+
+
+def test_credential_swaps_work_on_mitmproxy_headers_and_query():
+    """The adapters see mitmproxy's case-insensitive Headers and query MultiDictView in production."""
+    from mitmproxy.test import tutils
+
+    req = tutils.treq(path=b"/v1beta/models/m:generateContent?key=cus_virtual&alt=sse")
+    req.headers["Authorization"] = "Bearer cus_virtual"
+    gemini = ADAPTERS["gemini"]
+    assert gemini.client_credential(req.headers, req.query) == "cus_virtual"
+    gemini.set_credential(req.headers, req.query, "AIza-real")
+    assert req.query["key"] == "AIza-real" and req.query["alt"] == "sse"
+    assert "authorization" not in req.headers and "cus_virtual" not in req.url
+
+    req = tutils.treq()
+    req.headers["X-API-KEY"] = "cus_virtual"
+    req.headers["authorization"] = "Bearer other"
+    anthropic = ADAPTERS["anthropic"]
+    assert anthropic.client_credential(req.headers, req.query) == "cus_virtual"
+    anthropic.set_credential(req.headers, req.query, "sk-ant-real")
+    assert req.headers.get_all("x-api-key") == ["sk-ant-real"] and "authorization" not in req.headers
+
+    req = tutils.treq()
+    req.headers["authorization"] = "Bearer cus_virtual"
+    ADAPTERS["openai"].set_credential(req.headers, req.query, "sk-real")
+    assert req.headers.get_all("Authorization") == ["Bearer sk-real"]
