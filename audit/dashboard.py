@@ -90,7 +90,7 @@ function legend(host, names) {
 function lineChart(host, labels, series) {
   const names = Object.keys(series);
   if (!labels.length || !names.length) return empty(host);
-  const W = 520, H = 220, L = 60, B = 30, T = 10, R = 10;
+  const W = 520, H = 220, L = 60, B = 30, T = 10, R = 24;
   const max = Math.max(1e-9, ...names.flatMap(n => series[n]));
   const svg = el("svg", {viewBox: `0 0 ${W} ${H}`, "data-chart": "line"}, host);
   const x = i => L + (labels.length === 1 ? (W - L - R) / 2 : i * (W - L - R) / (labels.length - 1));
