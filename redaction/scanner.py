@@ -50,6 +50,7 @@ _B64 = re.compile(r"^[A-Za-z0-9+/_\-]+={0,2}$")
 _PRINTABLE = re.compile(r"[\x20-\x7e\t\r\n]")
 
 _SECRET, _PII, _LICENSE, _KEYWORD = 0, 1, 2, 3
+_PLAIN_TEXT = "\x00plain"  # _decoded_secret: decodes to readable text with no secret in it
 
 
 class Scanner:
@@ -227,7 +228,10 @@ class Scanner:
             base = line_starts[li]
             if n >= b64_min and depth == 0:
                 inner = self._decoded_secret(tok)
-                if inner is not None:
+                if inner == _PLAIN_TEXT:
+                    if not kw:
+                        continue  # base64 of ordinary text: encoded, not random
+                elif inner is not None:
                     results[li].append(("secret", inner, start - base, end - base, 1.0, "base64"))
                     continue
             ok, score = is_random_token(tok, kw)
@@ -257,7 +261,7 @@ class Scanner:
                 yield ("pii", r.entity_type, r.start, r.end, float(r.score), "presidio")
 
     def _decoded_secret(self, tok: str) -> str | None:
-        """Type of a secret hidden in base64 `tok`, or None (not base64, not text, or clean)."""
+        """Type of a secret hidden in base64 `tok`; _PLAIN_TEXT if it decodes to clean text; else None."""
         if not _B64.match(tok):
             return None
         raw = tok.rstrip("=")
@@ -276,7 +280,7 @@ class Scanner:
                     return type_
         for m in self._multiline_hits(decoded):
             return m[1]
-        return None
+        return _PLAIN_TEXT
 
     def _multiline_hits(self, text: str) -> list[tuple[str, str, int, int, float, str]]:
         hits = []
