@@ -242,8 +242,8 @@ class Auditor:
                 self._stop.wait(1.0)
                 continue
             if batch is None:
-                with self.spool.appended:
-                    self.spool.appended.wait(timeout=0.5)
+                self.spool.appended.wait(timeout=0.5)
+                self.spool.appended.clear()
                 # linger briefly so a burst becomes one insert rather than many small ones
                 self._stop.wait(min(0.02, self.config.fsync_interval_ms / 1000))
                 continue
@@ -269,8 +269,7 @@ class Auditor:
         self.spool.sync()
         target = self._lines_recorded()
         deadline = time.monotonic() + timeout
-        with self.spool.appended:
-            self.spool.appended.notify_all()
+        self.spool.appended.set()
         with self._progress:
             while self._shipped_lines < target:
                 left = deadline - time.monotonic()
@@ -296,8 +295,7 @@ class Auditor:
     def close(self) -> None:
         """Stop shipping (what is unshipped stays in the spool for the next start) and release all."""
         self._stop.set()
-        with self.spool.appended:
-            self.spool.appended.notify_all()
+        self.spool.appended.set()
         if self._shipper.is_alive():
             self._shipper.join(timeout=30)
         self.spool.close()

@@ -93,7 +93,7 @@ class Spool:
         self._retired: list[int] = []  # fds of rotated segments awaiting fsync + close
         self.written_events = 0
         self.dropped_events = 0
-        self.appended = threading.Condition(threading.Lock())
+        self.appended = threading.Event()  # set on every append; the shipper waits on it
         self._open_new_segment()
         self._stop = threading.Event()
         self._syncer = threading.Thread(target=self._sync_loop, name="audit-spool-fsync", daemon=True)
@@ -159,8 +159,7 @@ class Spool:
             self._sizes[self._active] += n
             self._dirty = True
             self.written_events += 1
-        with self.appended:
-            self.appended.notify_all()
+        self.appended.set()
 
     def sync(self) -> None:
         """fsync now: the active segment and any segment rotated since the last sync."""
