@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,19 @@ _INSERT_RES = ("INSERT INTO reservations (id, keys, tokens, nano, created, expir
 _TAKE_RES = "DELETE FROM reservations WHERE id = ? RETURNING status, tokens, nano"
 
 
+def _retry_locked(step: Callable[[], object], timeout_s: float = 10.0) -> None:
+    """Run a setup step, retrying while another process holds a lock SQLite will not wait on."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _split_key(key: str) -> tuple[str, str, str]:
     budget, subject, period = key.split("|")
     return budget, subject, period
@@ -84,17 +98,27 @@ class SqliteLedger:
             # Autocommit mode: transactions are explicit BEGIN IMMEDIATE ... COMMIT.
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
                                        timeout=5.0, cached_statements=64)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
+            _retry_locked(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
+            self._db.execute("PRAGMA synchronous=NORMAL")
             # Checkpoints (which fsync) run on a background thread, not inside a commit on the
             # proxy loop; the WAL file is truncated back to a few MB after each one.
             self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._db.execute("PRAGMA journal_size_limit=4194304")
-            self._db.executescript(_SCHEMA)  # idempotent; concurrent openers wait on busy_timeout
+            # IMMEDIATE: a deferred read-then-write could fail at once (no busy wait) when
+            # another process creates the schema at the same moment.
+            _retry_locked(self._create_schema)
             self._checkpointer = Checkpointer(path)
         except sqlite3.Error as e:
             raise LedgerUnavailable(f"budget ledger {path.name} cannot be opened: {e}") from None
+
+    def _create_schema(self) -> None:
+        try:
+            self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        except sqlite3.Error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

@@ -27,7 +27,7 @@ def main(spec: dict) -> int:
     req = BudgetRequest(**spec["request"])
     if spec["mode"] == "hold":
         res = ledger.reserve(req)
-        print("RESERVED", res.id, flush=True)
+        print("RESERVED", res.id, res.expires_at, flush=True)
         time.sleep(60)
         return 1
     granted, denied, errors = [], [], []
