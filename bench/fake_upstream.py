@@ -158,6 +158,10 @@ class Fake:
             seq += 1
             yield sse({"type": "response.output_item.added", "sequence_number": seq, "output_index": 0,
                        "item": {**item, "status": "in_progress", "content": []}}, "response.output_item.added")
+            seq += 1
+            yield sse({"type": "response.content_part.added", "sequence_number": seq, "item_id": "msg_1",
+                       "output_index": 0, "content_index": 0,
+                       "part": {"type": "output_text", "text": "", "annotations": []}}, "response.content_part.added")
             for piece in self.pieces(reply):
                 seq += 1
                 yield sse({"type": "response.output_text.delta", "sequence_number": seq, "item_id": "msg_1",

@@ -188,6 +188,8 @@ class CustomsAddon:
             drop_usage = target.adapter.ensure_stream_usage(info.endpoint, body)
         if insp.findings or insp.changed or drop_usage:
             target.adapter.write_segments(body, info.segments)
+            # Send the rewritten body uncompressed: every provider accepts identity, not all gzip.
+            req.headers.pop("content-encoding", None)
             req.content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         if insp.decision.audit_level == "full":
             state.prompt_text = "\n".join(seg.text for seg in info.segments)

@@ -134,7 +134,10 @@ class Pipeline:
                           + " which policy does not allow to leave", "blocked_content")
         if insp.findings:
             self._mask(info, insp, principal, decision)
-        if decision.max_tokens is not None and (info.max_tokens is None or decision.max_tokens < info.max_tokens):
+        # A cap only matters below what the request may use anyway; writing a larger one into a
+        # body without max_tokens could exceed the model's own limit.
+        effective_max = info.max_tokens or self.s.budget_config.default_max_tokens
+        if decision.max_tokens is not None and decision.max_tokens < effective_max:
             target.adapter.set_max_tokens(info.endpoint, body, decision.max_tokens)
             info.max_tokens = decision.max_tokens
             insp.changed = True

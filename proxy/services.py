@@ -39,12 +39,13 @@ def open_services(config: Config) -> Services:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     policy_config = PolicyConfig.from_dict(config.policy)
     budget_config = BudgetConfig.from_dict(config.budgets)
+    policy = load_engine(policy_config)
     return Services(
         config=config,
         directory=Directory(Path(config.users_file)),
         scanner=Scanner(ScannerConfig.from_dict(config.redaction)),
         vaults=VaultStore(),
-        policy=load_engine(policy_config),
+        policy=policy,
         policy_config=policy_config,
         ledger=open_ledger(budget_config, config.data_dir),
         budget_config=budget_config,
