@@ -8,6 +8,8 @@ and never writes.
 """
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass
 
 import tldextract
@@ -26,6 +28,58 @@ from presidio_analyzer.predefined_recognizers import (
     UsItinRecognizer,
     UsSsnRecognizer,
 )
+
+
+class OfflineIbanRecognizer(IbanRecognizer):
+    """presidio's IbanRecognizer with the case-insensitive flags its registry config uses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.global_regex_flags = re.DOTALL | re.MULTILINE | re.IGNORECASE
+
+
+class CodeAwareIpRecognizer(IpRecognizer):
+    """presidio's IpRecognizer minus C++/Rust paths: `std::vector`, `Foo::new` are not IPv6."""
+
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # type: ignore[no-untyped-def]
+        """Drop IPv6 candidates glued to identifiers, and bare '::'/'::1' without an IP context word."""
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        kept = []
+        for r in results:
+            value = text[r.start:r.end]
+            if ":" in value and "." not in value:
+                before = text[r.start - 1:r.start]
+                after = text[r.end:r.end + 1]
+                # presidio's IPv6 regex may stop short of a final digit, so only letters count here.
+                if (before and (before.isalpha() or before == "_")) or (after and (after.isalpha() or after == "_")):
+                    continue
+                if not _plausible_ipv6(text, r.start, r.end):
+                    continue
+            kept.append(r)
+        return kept
+
+
+def _plausible_ipv6(text: str, start: int, end: int) -> bool:
+    """The whole token around an IPv6 match parses as an address/network (Python's a[::2] does not);
+    a bare '::' or '::1' also needs an IP context word on the line."""
+    s, e = start, end
+    while s > 0 and text[s - 1] in _V6_CHARS:
+        s -= 1
+    while e < len(text) and text[e] in _V6_CHARS:
+        e += 1
+    token = text[s:e].rstrip(".").split("%")[0]
+    try:
+        addr = ipaddress.ip_address(token.split("/")[0])
+    except ValueError:
+        return False
+    if addr.version != 6:
+        return False
+    digits = sum(c not in ":/" for c in token.split("/")[0])
+    return digits >= 4 or "/" in token or _IP_CONTEXT.search(text) is not None
+
+
+_V6_CHARS = frozenset("0123456789abcdefABCDEF:./")
+_IP_CONTEXT = re.compile(r"(?i)\b(?:ip|ipv[46]|addr(?:ess)?|src|dst|from|host|bind|listen|loopback|unspecified)\b")
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
@@ -51,7 +105,7 @@ class PiiRule:
 # Anchors are deliberately looser than the recognizers: they only choose lines.
 _ANCHORS: dict[str, tuple[str, ...]] = {
     "EMAIL_ADDRESS": (r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]+\.[A-Za-z0-9\-]",),
-    "PHONE_NUMBER": (r"\d(?:[\s().\-/]{0,3}\d){6}",),
+    "PHONE_NUMBER": (r"\d(?:[\s().\-/]{0,3}\d){5}",),
     "CREDIT_CARD": (r"\d(?:[\s\-]?\d){11}",),
     "IBAN_CODE": (r"[A-Za-z]{2}\d{2}[ \-]?[A-Za-z0-9]{4}",),
     "US_SSN": (r"\d{3}[\s.\-]?\d{2}[\s.\-]?\d{4}",),
@@ -69,10 +123,10 @@ _FACTORIES = {
     "EMAIL_ADDRESS": OfflineEmailRecognizer,
     "PHONE_NUMBER": PhoneRecognizer,
     "CREDIT_CARD": CreditCardRecognizer,
-    "IBAN_CODE": IbanRecognizer,
+    "IBAN_CODE": OfflineIbanRecognizer,
     "US_SSN": UsSsnRecognizer,
     "US_ITIN": UsItinRecognizer,
-    "IP_ADDRESS": IpRecognizer,
+    "IP_ADDRESS": CodeAwareIpRecognizer,
     "MAC_ADDRESS": MacAddressRecognizer,
     "CRYPTO": CryptoRecognizer,
     "UK_NHS": NhsRecognizer,

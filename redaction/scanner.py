@@ -125,7 +125,7 @@ class Scanner:
         cache = self._cache
         with self._cache_lock:
             for i, line in enumerate(lines):
-                if len(line) < 6:
+                if len(line) < 3:
                     out[i] = ()
                     continue
                 res = cache.get(line)
@@ -311,8 +311,10 @@ def _rank(h: tuple[str, str, int, int, float, str]) -> int:
     if kind == "secret":
         return 2 if det == "entropy" else 0
     if kind == "pii":
-        return 1 if score >= 0.9 else 3
-    return 4
+        # Phone matching is the loosest (any digit run phonenumbers accepts somewhere): on
+        # overlap, a more specific PII shape (SSN, card, IP) wins.
+        return 1 if score >= 0.9 else (4 if h[1] == "PHONE_NUMBER" else 3)
+    return 5
 
 
 def _resolve(hits: list[tuple[str, str, int, int, float, str]]) -> list[tuple[str, str, int, int, float, str]]:
