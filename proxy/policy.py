@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -176,33 +175,40 @@ class Compiled:
     entrypoints: tuple[str, ...]
 
 
-def _plan_calls(plan: dict[str, Any]) -> set[str]:
-    calls: set[str] = set()
-    stack: list[Any] = [plan]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if node.get("type") == "CallStmt":
-                calls.add(str(node["stmt"]["func"]))
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return calls
+# A call site: a (possibly dotted) name directly followed by "(". Strings and comments are
+# blanked out first so that text inside them never looks like a call.
+_CALL = re.compile(r"(?<![\w.])((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)\s*\(")
+_STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|#[^\n]*')
+_FUNCTION_HEAD = re.compile(r"^\s*([A-Za-z_]\w*)\s*\(", re.MULTILINE)
+_IMPORT = re.compile(r"^\s*import\s+([\w.]+)(?:\s+as\s+(\w+))?", re.MULTILINE)
+_KEYWORDS = frozenset({"if", "not", "some", "every", "in", "contains", "with", "else", "as", "default", "import",
+                       "package", "true", "false", "null"})
 
 
-def unsupported_builtins(builder: Any, bundle: Any) -> list[str]:
-    """Functions the compiled plan calls that are neither policy functions nor regopy built-ins.
+def unsupported_builtins(builder: Any, modules: Mapping[str, str]) -> list[str]:
+    """Functions the modules call that are neither policy functions nor regopy built-ins.
 
     regopy compiles calls to functions it does not implement (e.g. `http.send`) and, at
-    evaluation, turns them into undefined or an error; we read the plan instead and refuse them.
+    evaluation, turns them into undefined or an error; we refuse them at load time instead.
+    The check reads the sources: regopy's `save_bundle` (which would expose the compiled plan)
+    corrupts the heap when other native extensions (hyperscan, numpy) share the process.
     """
-    with tempfile.TemporaryDirectory(prefix="customs-plan-") as tmp:
-        out = os.path.join(tmp, "bundle")
-        builder.save_bundle(out, bundle)
-        with open(os.path.join(out, "plan.json"), encoding="utf-8") as fh:
-            plan = json.load(fh)
-    defined = {f["name"] for f in plan.get("funcs", {}).get("funcs", []) or []}
-    return sorted(c for c in _plan_calls(plan) if c not in defined and not builder.is_builtin(c))
+    defined: set[str] = set()
+    aliases: set[str] = {"data", "input"}
+    calls: set[str] = set()
+    for source in modules.values():
+        code = _STRING_OR_COMMENT.sub(lambda m: " " * len(m.group(0)), source)
+        defined.update(_FUNCTION_HEAD.findall(code))
+        for path, alias in _IMPORT.findall(code):
+            aliases.add(alias or path.rsplit(".", 1)[-1])
+        calls.update(_CALL.findall(code))
+    missing = []
+    for name in calls:
+        head = name.split(".", 1)[0]
+        if name in _KEYWORDS or name in defined or head in aliases or builder.is_builtin(name):
+            continue
+        missing.append(name)
+    return sorted(missing)
 
 
 def compile_modules(
@@ -228,7 +234,7 @@ def compile_modules(
         raise PolicyLoadError(f"policy does not compile: {_rego_message(str(exc))}") from None
     if not bundle.ok():
         raise PolicyLoadError("policy does not compile")
-    missing = unsupported_builtins(builder, bundle)
+    missing = unsupported_builtins(builder, modules)
     if missing:
         raise PolicyLoadError(f"built-ins not supported by the embedded engine: {', '.join(missing)}")
     return Compiled(bundle, builder, entrypoints)
