@@ -17,11 +17,16 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-# Servers some tests run as real processes (redis-server for the shared budget ledger).
+# Programs some tests run as real processes: redis-server (the shared budget ledger),
+# chromium (the audit dashboard, headless) and kubectl (rendering the kustomize manifests).
+SYSTEM_PROGRAMS := redis-server:redis-server chromium:chromium kubectl:kubectl
 system-deps:
-	@command -v redis-server >/dev/null || { \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) \
-	  || echo "warning: could not install redis-server"; }
+	@missing=""; for pair in $(SYSTEM_PROGRAMS); do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	    || echo "warning: could not install$$missing"; fi
 
 run: setup
 	$(VENV)/bin/customs run $(if $(CONFIG),--config $(CONFIG),)
