@@ -28,10 +28,6 @@ def counter_key(rule: str, subject: str, period: str) -> str:
     return f"{rule}|{subject.replace('|', '_').replace(chr(10), '_')}|{period}"
 
 
-def iso(dt: datetime) -> str:
-    return dt.isoformat().replace("+00:00", "Z")
-
-
 @dataclass(frozen=True, slots=True)
 class Applied:
     """One budget instance a request is charged to."""
@@ -69,15 +65,19 @@ class Accountant:
         self.clock = clock
         self._limits = limits
         self._prices = prices
-        self._limits_file = None if limits else WatchedFile(
+        self._limits_file = None if limits is not None else WatchedFile(
             Path(config.limits_file), BudgetLimits.load, config.reload_interval_s)
-        self._prices_file = None if prices else WatchedFile(
+        self._prices_file = None if prices is not None else WatchedFile(
             Path(config.prices_file), PriceTable.load, config.reload_interval_s)
         self._periods: dict[str, Period] = {}
         # Which budget instances apply to a subject changes only when the limits are reloaded
         # or a window rolls over; caching them keeps reserve() cheap on the proxy loop.
         self._applied: dict[Subject, tuple[float, tuple[Applied, ...]]] = {}
         self._applied_limits: BudgetLimits | None = None
+        # Reserve also sweeps expired reservations now and then, so a crashed replica's holds
+        # are returned even when nothing else calls reconcile().
+        self.sweep_interval_s = min(60.0, config.reservation_ttl_s / 2)
+        self._next_sweep = 0.0
 
     @property
     def limits(self) -> BudgetLimits:
@@ -112,6 +112,13 @@ class Accountant:
         applied = tuple(out)
         self._applied[who] = (valid_until, applied)
         return applied
+
+    def sweep_due(self, now: float) -> bool:
+        """True at most once per sweep interval: time for reserve to run reconcile."""
+        if now < self._next_sweep:
+            return False
+        self._next_sweep = now + self.sweep_interval_s
+        return True
 
     def plan(self, req: BudgetRequest, now: float) -> Plan:
         """The estimate (prompt + max output tokens, and its cost) and the counters it goes to."""

@@ -155,6 +155,8 @@ class RedisLedger:
     def reserve(self, req: BudgetRequest) -> Reservation:
         """Hold the estimate on every applicable budget in one script, or raise BudgetExceeded."""
         now = self.acct.clock()
+        if self.acct.sweep_due(now):
+            self._sweep()
         plan = self.acct.plan(req, now)
         rid = new_reservation_id()
         if not plan.applied:
@@ -191,6 +193,12 @@ class RedisLedger:
     def release(self, res: Reservation) -> None:
         """Drop the hold without charging."""
         self._close(res, False, 0, 0)
+
+    def _sweep(self) -> None:
+        try:
+            self.reconcile()
+        except LedgerUnavailable as e:  # reserve itself will report the outage
+            log.warning("%s", e)
 
     def reconcile(self) -> int:
         """Expire open reservations past their TTL (in batches, so no script runs long)."""
@@ -229,7 +237,8 @@ class RedisLedger:
         for rule, wanted in self.acct.report_rules(user, team):
             period = period_key(rule.window, now)
             try:
-                subjects = sorted(self._r.smembers(self._index(rule.name, period)))  # type: ignore[arg-type]
+                members: Any = self._r.smembers(self._index(rule.name, period))
+                subjects: list[str] = sorted(str(m) for m in members)  # decode_responses: already str
             except redis.RedisError as e:
                 raise LedgerUnavailable(f"budget ledger (redis) is unavailable: {type(e).__name__}: {e}") from None
             if wanted is not None:

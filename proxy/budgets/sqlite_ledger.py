@@ -144,6 +144,8 @@ class SqliteLedger:
     def reserve(self, req: BudgetRequest) -> Reservation:
         """Hold the estimate on every applicable budget in one transaction, or raise BudgetExceeded."""
         now = self.acct.clock()
+        if self.acct.sweep_due(now):
+            self._sweep()
         plan = self.acct.plan(req, now)
         rid = new_reservation_id()
         if not plan.applied:
@@ -183,6 +185,12 @@ class SqliteLedger:
     def release(self, res: Reservation) -> None:
         """Drop the hold without charging."""
         self._close(res, False, 0, 0)
+
+    def _sweep(self) -> None:
+        try:
+            self.reconcile()
+        except LedgerUnavailable as e:  # reserve itself will report the outage
+            log.warning("%s", e)
 
     def reconcile(self) -> int:
         """Expire open reservations past their TTL and forget long-closed ones."""

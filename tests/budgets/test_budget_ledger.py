@@ -287,3 +287,16 @@ def test_ledger_errors_do_not_reveal_the_redis_password(tmp_path):
 def _redis_url(ledger) -> str:
     kw = ledger._r.connection_pool.connection_kwargs
     return f"redis://{kw['host']}:{kw['port']}/{kw.get('db', 0)}"
+
+
+def test_reserve_sweeps_expired_holds_of_a_crashed_replica_without_an_explicit_reconcile(make_ledger):
+    clock = Clock(NOW)
+    crashed = make_ledger({"budgets": [TEAM_DAILY]}, clock, reservation_ttl_s=60)
+    for _ in range(5):
+        crashed.reserve(req())  # 5 x 2000 tokens: the whole budget, never settled
+    survivor = make_ledger({"budgets": [TEAM_DAILY]}, clock, reservation_ttl_s=60)
+    with pytest.raises(BudgetExceeded):
+        survivor.reserve(req())
+    clock.now += 61
+    res = survivor.reserve(req())
+    assert res.remaining["tokens"] == 8000
