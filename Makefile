@@ -19,7 +19,7 @@ setup: $(VENV)/.installed
 
 # Programs some tests run as real processes: redis-server (the shared budget ledger),
 # chromium (the audit dashboard, headless) and kubectl (rendering the kustomize manifests).
-SYSTEM_PROGRAMS := redis-server:redis-server chromium:chromium kubectl:kubectl
+SYSTEM_PROGRAMS := redis-server:redis-server chromium:chromium kubectl:kubernetes-client
 system-deps:
 	@missing=""; for pair in $(SYSTEM_PROGRAMS); do \
 	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
