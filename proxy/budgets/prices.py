@@ -72,17 +72,24 @@ class PriceTable:
         return cls.from_dict(yaml.safe_load(text))
 
     def lookup(self, model: str) -> Price | None:
-        """Exact model name first, then the longest matching glob, then the `"*"` default."""
+        """Exact name; else the longest matching `prefix*` glob or listed model that `model` is a
+        dated/suffixed variant of (`gpt-4o-2024-08-06` costs what `gpt-4o` costs); else `"*"`."""
         if model in self._cache:
             return self._cache[model]
         found = self.prices.get(model)
         if found is None:
-            globs = sorted((k for k in self.prices if k != "*" and any(c in k for c in "*?[")),
-                           key=len, reverse=True)
-            for pattern in globs:
-                if fnmatch.fnmatchcase(model, pattern):
-                    found = self.prices[pattern]
-                    break
+            best = -1.0
+            for key, price in self.prices.items():
+                if key == "*":
+                    continue
+                if any(c in key for c in "*?["):
+                    hit = fnmatch.fnmatchcase(model, key)
+                    weight = len(key.rstrip("*")) + 0.5  # on a tie an explicit glob wins
+                else:
+                    hit = model.startswith(key + "-")
+                    weight = len(key)
+                if hit and weight > best:
+                    best, found = weight, price
         if found is None:
             found = self.prices.get("*")
         if len(self._cache) > 4096:  # bounded: model names come from clients

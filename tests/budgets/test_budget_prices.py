@@ -60,3 +60,21 @@ def test_malformed_price_is_rejected():
         PriceTable.from_dict({"prices": {"gpt-x": {"input": "cheap", "output": 1}}})
     with pytest.raises(ValueError, match="negative"):
         PriceTable.from_dict({"prices": {"m": {"input": -1, "output": 1}}})
+
+
+def test_dated_variant_of_a_listed_model_costs_what_the_model_costs(tmp_path):
+    path = tmp_path / "providers.yaml"
+    path.write_text("prices:\n  gpt-4o: {input: 2.5, output: 10}\n  gpt-4o-mini: {input: 0.15, output: 0.6}\n"
+                    "  '*': {input: 1, output: 4}\n")
+    table = PriceTable.load(path)
+    assert table.lookup("gpt-4o-2024-08-06").input == 2.5
+    assert table.lookup("gpt-4o-mini-2024-07-18").input == 0.15
+    assert table.lookup("gpt-4omni").input == 1  # not a variant: the default
+
+
+def test_the_repository_price_table_loads():
+    from pathlib import Path
+
+    # Owned by the policy data; this checks only that the budget loader accepts it.
+    table = PriceTable.load(Path(__file__).resolve().parents[2] / "policies/data/providers.yaml")
+    assert all(p.input >= 0 and p.output >= 0 for p in table.prices.values())
