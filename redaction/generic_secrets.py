@@ -32,6 +32,7 @@ KEYWORD_ANCHORS = ("key", "secret", "pass", "pwd", "token", "auth", "cred", "sig
                    "cookie", "salt", "webhook", "dsn", "conn")
 # Candidate token: the characters keys are made of. '/' and '+' and '=' for base64.
 TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/=.~])[A-Za-z0-9_\-+/=.~]{8,}")
+LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/=.~])[A-Za-z0-9_\-+/=.~]{20,}")
 # A quoted/assigned value after a keyword: may contain punctuation (passwords do).
 ASSIGNED = re.compile(
     r"(?i)(?P<k>[\w.\-]*(?:api[_\-.]?key|apikey|secret|passw(?:or)?d|passwd|pwd|pass|token|auth|"
@@ -57,9 +58,13 @@ _REPEATS = re.compile(r"(.)\1{5,}|(?i:x{4,}|\*{3,}|\.{3,}|abcdef|123456|qwerty|e
 _WORDY = re.compile(r"[A-Za-z][a-z]{2,}|[A-Z]{2,}(?![a-z])")
 
 
+_HAS_DIGIT = re.compile(r"\d")
+_SEPARATORS = re.compile(r"[_\-.:/]+")
+
+
 def _identifier_like(tok: str) -> bool:
     """camelCase / snake_case / dotted / dashed names made of words, not key material."""
-    parts = re.split(r"[_\-.:/]+", tok)
+    parts = _SEPARATORS.split(tok)
     alpha_parts = 0
     total = 0
     for part in parts:
@@ -92,6 +97,8 @@ def is_random_token(tok: str, keyword: bool) -> tuple[bool, float]:
     n = len(core)
     if n < (8 if keyword else 20) or n > 1024:
         return False, 0.0
+    if not keyword and not _HAS_DIGIT.search(core):
+        return False, 0.0  # without a keyword, only digit-bearing key material counts
     if _PLACEHOLDER.match(core):
         return False, 0.0
     if _digit_runs_only(core):
@@ -146,6 +153,7 @@ def in_url_path(line: str, start: int) -> bool:
 
 
 _FILLER = re.compile(r"(?i)x{4,}|(.)\1{7,}|(.{2,3}?)\2{3,}|#{3,}|\*{3,}|your|put_|_here|<[a-z_]+>|\.\.\.")
+_BODY_SPLIT = re.compile(r"[_\-.]")
 _B64_RUN = re.compile(r"[A-Za-z0-9+/]{40,}")
 
 
@@ -174,7 +182,7 @@ def plausible_rule_value(type_: str, value: str, after: str) -> bool:
         return False
     if value.endswith("-"):
         return False
-    body = re.split(r"[_\-.]", value, maxsplit=1)[-1]
+    body = _BODY_SPLIT.split(value, maxsplit=1)[-1]
     return not (len(body) >= 8 and _identifier_like(body))
 
 

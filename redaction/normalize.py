@@ -69,6 +69,11 @@ def _decode_escape(seq: str) -> str | None:
     return None
 
 
+def needs_normalizing(text: str) -> bool:
+    """Cheap check: does `text` hold anything `normalize` would change?"""
+    return _NEEDS_WORK.search(text) is not None
+
+
 def normalize(text: str) -> Normalized:
     """Return `text` without zero-width characters and with JSON/URL escapes decoded."""
     if _NEEDS_WORK.search(text) is None:

@@ -30,6 +30,7 @@ from .generic_secrets import (
     ASSIGNED,
     KEYWORD,
     KEYWORD_ANCHORS,
+    LONG_TOKEN,
     TOKEN,
     hash_context,
     in_url_path,
@@ -39,17 +40,19 @@ from .generic_secrets import (
 )
 from .license_rules import ANCHORS as LICENSE_ANCHORS
 from .license_rules import GPL_TEXT, PROPRIETARY, SPDX, gpl_type
-from .normalize import normalize
+from .normalize import Normalized, needs_normalizing, normalize
 from .pii import build_pii_rules
 from .secret_rules import SecretRule, build_rules
 
 # A cached line result: (kind, type, start, end, score, detector) relative to the line.
 _Hit = tuple[str, str, int, int, float, str]
 _NL = re.compile(rb"\n")
+_HAS_DIGIT = re.compile(r"\d")
 _B64 = re.compile(r"^[A-Za-z0-9+/_\-]+={0,2}$")
 _PRINTABLE = re.compile(r"[\x20-\x7e\t\r\n]")
 
 _SECRET, _PII, _LICENSE, _KEYWORD = 0, 1, 2, 3
+_IDENTITY = Normalized("")  # stands in for "this line needed no normalising"
 _PLAIN_TEXT = "\x00plain"  # _decoded_secret: decodes to readable text with no secret in it
 
 
@@ -169,8 +172,12 @@ class Scanner:
 
     def _scan_lines(self, raw_lines: list[str], depth: int) -> list[tuple[_Hit, ...]]:
         """Hits for lines not in the cache, with spans indexing the raw (un-normalised) lines."""
-        norms = [normalize(line) for line in raw_lines]
-        lines = [n.text for n in norms]
+        if needs_normalizing("\n".join(raw_lines)):
+            norms = [normalize(line) for line in raw_lines]
+            lines = [n.text for n in norms]
+        else:  # the common case: nothing to undo, skip the per-line work
+            norms = [_IDENTITY] * len(raw_lines)
+            lines = raw_lines
         anchors = self._anchor_hits(lines)
         cfg = self.config
         results: list[list[_Hit]] = [[] for _ in lines]
@@ -209,22 +216,30 @@ class Scanner:
             line_starts.append(line_starts[-1] + len(line) + 1)
         b64_min = self.config.decode_base64_min_len
         lockfile: dict[int, bool] = {}
+        candidates: list[tuple[int, int, int, str]] = []  # (line, start, end, token) in batch offsets
         for li, kw in enumerate(keyword_lines):
             if kw:
                 line = lines[li]
+                base = line_starts[li]
                 # Quoted values after a keyword may hold punctuation a token never would.
                 for m in ASSIGNED.finditer(line):
                     ok, score = is_random_token(m.group("s"), keyword=True)
                     if ok and not lockfile.setdefault(li, lockfile_line(line)):
                         results[li].append(("secret", "GENERIC_SECRET", m.start("s"), m.end("s"), score, "keyword"))
-        for m in TOKEN.finditer(batch):
-            start, end = m.span()
-            n = end - start
-            li = bisect.bisect_right(line_starts, start) - 1
+                for m in TOKEN.finditer(line):
+                    tok = m.group()
+                    # Longer ones come from the batch pass below; digit-free names (auth_flow,
+                    # SessionStore) are identifiers, not values.
+                    if len(tok) < 20 and (_HAS_DIGIT.search(tok) or not (
+                            tok.islower() or tok.isupper() or "_" in tok or "." in tok)):
+                        candidates.append((li, base + m.start(), base + m.end(), tok))
+        # Without a keyword only long tokens can count: one regex pass over all new lines.
+        for m in LONG_TOKEN.finditer(batch):
+            start = m.start()
+            candidates.append((bisect.bisect_right(line_starts, start) - 1, start, m.end(), m.group()))
+        for li, start, end, tok in candidates:
             kw = keyword_lines[li]
-            if n < 20 and not kw:
-                continue  # the common case: an ordinary identifier
-            tok = m.group()
+            n = end - start
             base = line_starts[li]
             if n >= b64_min and depth == 0:
                 inner = self._decoded_secret(tok)
