@@ -91,7 +91,9 @@ class Fake:
         except ValueError:
             return JSONResponse({"error": {"message": "fake upstream got invalid JSON", "type": "invalid_request_error"}},
                                 status_code=400)
-        reply = self.prefix + last_user_text(body)
+        # x-fake-append: text the "model" adds on its own (e.g. a secret it invents).
+        append = request.headers.get("x-fake-append")
+        reply = self.prefix + last_user_text(body) + (f" {append}" if append else "")
         tin, tout = usage_numbers(raw, reply)
         model = body.get("model") or path.split("/models/")[-1].split(":")[0] or "fake"
         if path.endswith("/messages"):

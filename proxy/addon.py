@@ -21,7 +21,7 @@ from proxy.pipeline import Inspection, Pipeline, Refusal, parse_json_body
 from proxy.providers.base import ProviderAdapter
 from proxy.routing import RouteError, Target, rerouted, resolve_gateway, resolve_proxy
 from proxy.services import Services
-from proxy.streaming import SseTransform, VaultTextFilter
+from proxy.streaming import InventedSecretGuard, SseTransform, VaultTextFilter
 
 log = logging.getLogger("customs")
 
@@ -38,6 +38,7 @@ class FlowState:
     principal: Principal
     insp: Inspection | None = None
     filter: VaultTextFilter | None = None
+    guard: InventedSecretGuard | None = None
     transform: SseTransform | None = None
     prompt_text: str = ""
     response_text: str = ""
@@ -196,7 +197,8 @@ class CustomsAddon:
         self._swap_credentials(req, target)
         req.scheme, req.host, req.port = target.upstream.scheme, target.upstream.host, target.upstream.port
         req.path = target.path + (f"?{req.path.partition('?')[2]}" if "?" in req.path else "")
-        state.filter = VaultTextFilter(self.s.vaults.get(state.principal.id), _RESPONSE_KEEP_CHARS)
+        state.guard = InventedSecretGuard(self.s.scanner)
+        state.filter = VaultTextFilter(self.s.vaults.get(state.principal.id), state.guard, _RESPONSE_KEEP_CHARS)
         state.drop_usage = drop_usage
         ex.upstream_started_ns = time.perf_counter_ns()
 
@@ -269,9 +271,12 @@ class CustomsAddon:
             if usage is not None:
                 ex.usage = usage
         vault = self.s.vaults.get(state.principal.id)
+        guard = state.guard
         kept: list[str] = []
 
         def restore(text: str) -> str:
+            if guard is not None:
+                text = guard.clean(text)
             kept.append(text)
             return vault.restore(text)
 
@@ -339,7 +344,7 @@ class CustomsAddon:
             reasons=[r.rule for r in decision.reasons] if decision else ([ex.error] if ex.error else []),
             policy_revision=decision.revision if decision else "",
             policy_input=json.dumps(insp.policy_input, separators=(",", ":")) if insp else "",
-            finding_counts=dict(insp.counts) if insp else {},
+            finding_counts=self._finding_counts(state),
             audit_level=decision.audit_level if decision else "full",
             prompt=state.prompt_text if full else "", response=state.response_text if full else "",
             input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, cached_tokens=usage.cached_tokens,
@@ -350,6 +355,15 @@ class CustomsAddon:
             self.s.auditor.record(event)
         except SpoolUnavailable:
             log.error("audit spool unavailable; exchange %s not recorded", ex.id)
+
+    def _finding_counts(self, state: FlowState) -> dict[str, int]:
+        """Request findings by type, plus secrets the model wrote as `response:TYPE`."""
+        counts = dict(state.insp.counts) if state.insp else {}
+        if state.guard is not None:
+            for type_, n in state.guard.counts.items():
+                counts[f"response:{type_}"] = n
+                self.s.metrics.findings.labels("response_secret", type_).inc(n)
+        return counts
 
     def _cost(self, ex: Exchange) -> float:
         u = ex.usage

@@ -5,44 +5,91 @@ b"" mid-stream would end an HTTP/1.1 chunked response early, so "nothing yet" is
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 from proxy.providers.base import SseEvent, StreamHandler, parse_sse_event
-from redaction import StreamRestorer, Vault
+from redaction import Scanner, StreamRestorer, Vault
+
+
+_WHITESPACE = (" ", "\n", "\t")
+
+
+class InventedSecretGuard:
+    """Masks secrets that the model writes itself in its answer.
+
+    The client's own secrets travel as placeholders and are restored after this guard runs, so
+    anything it finds in upstream text was produced upstream. Its mask is not a vault
+    placeholder, so it is never "restored" into a value.
+    """
+
+    def __init__(self, scanner: Scanner) -> None:
+        self.scanner = scanner
+        self.counts: Counter[str] = Counter()
+
+    def clean(self, text: str, count: bool = True) -> str:
+        if not text:
+            return text
+        found = [f for f in self.scanner.scan(text) if f.kind == "secret"]
+        for f in sorted(found, key=lambda f: f.start, reverse=True):
+            text = f"{text[:f.start]}[REDACTED_SECRET_{f.type}]{text[f.end:]}"
+            if count:
+                self.counts[f.type] += 1
+        return text
 
 
 class VaultTextFilter:
-    """TextFilter over one placeholder vault: a StreamRestorer per channel.
+    """TextFilter for one response: guards against invented secrets, restores placeholders.
 
-    It also keeps the upstream text as received (placeholders intact, i.e. redacted) for the
-    audit record, bounded so a runaway stream cannot grow memory without limit.
+    Per channel it holds back the trailing run of non-whitespace (a token may still be growing)
+    so the guard sees whole tokens, then a StreamRestorer restores placeholders. It keeps the
+    guarded upstream text (placeholders intact, i.e. redacted) for the audit record, bounded.
     """
 
-    def __init__(self, vault: Vault, keep_chars: int = 1 << 20) -> None:
+    def __init__(self, vault: Vault, guard: InventedSecretGuard, keep_chars: int = 1 << 20,
+                 max_hold: int = 256) -> None:
         self.vault = vault
+        self.guard = guard
         self._restorers: dict[str, StreamRestorer] = {}
+        self._held: dict[str, str] = {}
         self._kept: list[str] = []
         self._kept_len = 0
         self._keep_chars = keep_chars
+        self._max_hold = max_hold
 
     def _keep(self, text: str) -> None:
         if self._kept_len < self._keep_chars:
             self._kept.append(text)
             self._kept_len += len(text)
 
-    def feed(self, channel: str, text: str) -> str:
-        self._keep(text)
+    def _restorer(self, channel: str) -> StreamRestorer:
         restorer = self._restorers.get(channel)
         if restorer is None:
             restorer = self._restorers[channel] = StreamRestorer(self.vault)
-        return restorer.feed(text)
+        return restorer
+
+    def feed(self, channel: str, text: str) -> str:
+        pending = self._held.pop(channel, "") + text
+        cut = max(pending.rfind(w) for w in _WHITESPACE) + 1
+        if cut == 0 and len(pending) < self._max_hold:
+            self._held[channel] = pending
+            return ""
+        ready = pending if cut == 0 else pending[:cut]
+        if cut:
+            self._held[channel] = pending[cut:]
+        ready = self.guard.clean(ready)
+        self._keep(ready)
+        return self._restorer(channel).feed(ready)
 
     def flush(self, channel: str) -> str:
-        restorer = self._restorers.pop(channel, None)
-        return restorer.flush() if restorer else ""
+        rest = self.guard.clean(self._held.pop(channel, ""))
+        self._keep(rest)
+        restorer = self._restorers.pop(channel, None) or StreamRestorer(self.vault)
+        return restorer.feed(rest) + restorer.flush()
 
     def full(self, text: str) -> str:
-        return self.vault.restore(text)
+        # A complete text repeated at the end (a `.done` event): already counted while streaming.
+        return self.vault.restore(self.guard.clean(text, count=False))
 
     def redacted_text(self) -> str:
         return "".join(self._kept)[: self._keep_chars]
