@@ -107,10 +107,11 @@ class Fake:
                                  "model": model, "usage": {"prompt_tokens": tin, "total_tokens": tin}})
         if path.endswith("/completions") and "chat" not in path:
             return self.completions(body, reply, tin, tout, model)
-        return self.chat(body, reply, tin, tout, model)
+        # x-fake-event-gap-ms: pause between streamed events (a slow model, for mid-stream faults).
+        return self.chat(body, reply, tin, tout, model, float(request.headers.get("x-fake-event-gap-ms", "0")) / 1000)
 
     # OpenAI chat completions --------------------------------------------------------------
-    def chat(self, body: dict, reply: str, tin: int, tout: int, model: str) -> Response:
+    def chat(self, body: dict, reply: str, tin: int, tout: int, model: str, gap: float = 0.0) -> Response:
         usage = {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout}
         if not body.get("stream"):
             return JSONResponse({"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
@@ -122,6 +123,8 @@ class Fake:
             base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": model}
             yield sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
             for piece in self.pieces(reply):
+                if gap:
+                    await asyncio.sleep(gap)
                 yield sse({**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
             yield sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
             if include_usage:

@@ -21,6 +21,7 @@ from typing import Callable, Iterable
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = (REPO / "../shared/corpus").resolve()
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
 SECRET_FILES = ("secrets_gitleaks.jsonl", "secrets_trufflehog.jsonl", "secrets_detect_secrets.jsonl",
                 "clean_lockfiles.jsonl")
@@ -152,27 +153,36 @@ def ours() -> tuple[Callable[[str], list[Span]], Callable[[str], list[tuple[int,
 
 
 def stock_detect_secrets() -> Callable[[str], list[Span]]:
-    """Stock detect-secrets (default plugins and filters), scanning a text line by line."""
-    from detect_secrets.core.scan import scan_line
+    """Stock detect-secrets as `detect-secrets scan` runs on a file: default plugins and filters,
+    no eager search (scan_line's ad-hoc mode is far more aggressive than a normal scan)."""
+    from detect_secrets.settings import get_plugins
+    from detect_secrets.core.scan import _is_filtered_out, _scan_line
     from detect_secrets.settings import default_settings
+    from detect_secrets.util.code_snippet import get_code_snippet
 
     ctx = default_settings()
     ctx.__enter__()  # settings stay active for the process (bench only)
+    filename = "prompt.txt"
 
     def spans(text: str) -> list[Span]:
         out: list[Span] = []
         offset = 0
-        for line in text.split("\n"):
-            for secret in scan_line(line):
-                value = secret.secret_value or ""
-                i = line.find(value) if value else -1
-                if i >= 0:
-                    out.append((offset + i, offset + i + len(value)))
-                else:
-                    out.append((offset, offset + len(line)))
+        lines = text.split("\n")
+        for number, line in enumerate(lines, start=1):
+            context = get_code_snippet(lines=lines, line_number=number)
+            for plugin in get_plugins():
+                for secret in _scan_line(plugin=plugin, filename=filename, line=line, line_number=number,
+                                         enable_eager_search=False, context=context):
+                    if _is_filtered_out(required_filter_parameters=["context"], filename=filename,
+                                        secret=secret.secret_value, plugin=plugin, line=line, context=context):
+                        continue
+                    value = secret.secret_value or ""
+                    i = line.find(value) if value else -1
+                    out.append((offset + i, offset + i + len(value)) if i >= 0 else (offset, offset + len(line)))
             offset += len(line) + 1
         return out
 
+    spans.settings = ctx  # type: ignore[attr-defined]  # keep the settings context alive (GC would exit it)
     return spans
 
 
@@ -244,6 +254,7 @@ def main() -> None:
     ap.add_argument("--no-stock", action="store_true")
     ap.add_argument("--families", type=int, default=25)
     ap.add_argument("--show-misses", type=int, default=0)
+    ap.add_argument("--write", action="store_true", help="update bench/README-redaction.md")
     args = ap.parse_args()
     records = secret_records()
     secret_spans, pii_preds = ours()
@@ -267,7 +278,36 @@ def main() -> None:
     t0 = time.perf_counter()
     qs = secret_quality(stock_detect_secrets(), sample)
     print_secret_report(f"stock detect-secrets (random sample of {n} records, {time.perf_counter() - t0:.1f}s)", qs)
-    print_pii("stock presidio pattern recognizers (all records, threshold 0)", pii_quality(stock_presidio(), pii))
+    qp_stock = pii_quality(stock_presidio(), pii)
+    print_pii("stock presidio pattern recognizers (all records, threshold 0)", qp_stock)
+    if args.write:
+        write_readme(q, qs, n, pii_quality(pii_preds, pii), qp_stock)
+
+
+def write_readme(q: dict, qs: dict, n_stock: int, qp: dict, qp_stock: dict) -> None:
+    """Quality section of bench/README-redaction.md."""
+    from redaction_speed import replace_section
+
+    def cell(pair: list[int] | tuple[int, int]) -> str:
+        return f"{pct(pair[0], pair[1]).strip()} ({pair[0]}/{pair[1]})"
+
+    lines = ["| secrets | ours (all records) | stock detect-secrets (sample) | floor |", "|---|---:|---:|---|"]
+    for src in SECRET_FILES[:3]:
+        lines.append(f"| recall {src} | {cell(q['per_source'][src])} | {cell(qs['per_source'][src])} | |")
+    lines.append(f"| **recall gitleaks + trufflehog** | {cell(q['floor_recall'])} | {cell(qs['floor_recall'])} | >= 95% |")
+    lines.append(f"| **false positives, firm clean (incl. lock files)** | {cell(q['fp_firm'])} | {cell(qs['fp_firm'])} | <= 2% |")
+    lines.append(f"| false positives, near-miss clean | {cell(q['fp_near'])} | {cell(qs['fp_near'])} | (reported) |")
+    lines += ["", "| PII type | ours recall | stock recall | ours precision | stock precision |", "|---|---:|---:|---:|---:|"]
+    for t in sorted(qp):
+        c, cs = qp[t], qp_stock[t]
+        lines.append(f"| {t} | {cell((c['found'], c['gold']))} | {cell((cs['found'], cs['gold']))} | "
+                     f"{cell((c['correct'], c['pred']))} | {cell((cs['correct'], cs['pred']))} |")
+    note = (f"\nStock detect-secrets ran on a random sample of {n_stock} secret records (seeded); everything "
+            "else on all records. detect-secrets' own test cases are circular for it (see corpus README). "
+            "PII: a prediction is correct if it overlaps a gold span of the same common type; stock presidio = "
+            "predefined pattern recognizers + phone recognizer at threshold 0, no NLP model. "
+            "Command: `.venv/bin/python bench/redaction_quality.py --write`.\n")
+    replace_section("quality", "\n".join(lines) + "\n" + note)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ _B64 = re.compile(r"^[A-Za-z0-9+/_\-]+={0,2}$")
 _PRINTABLE = re.compile(r"[\x20-\x7e\t\r\n]")
 
 _SECRET, _PII, _LICENSE, _KEYWORD = 0, 1, 2, 3
+_WARM_UP = "mail a.b@example.co.uk, call +1 (212) 555-0187 or 020 7946 0958, 198.51.100.7, token = 'x'"
 _IDENTITY = Normalized("")  # stands in for "this line needed no normalising"
 _PLAIN_TEXT = "\x00plain"  # _decoded_secret: decodes to readable text with no secret in it
 
@@ -97,6 +98,11 @@ class Scanner:
         if exprs:
             self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             self._db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
+
+        # Load what the libraries load lazily (tldextract's suffix snapshot, phonenumbers
+        # metadata) now, so the first real request does not pay for it.
+        self.scan(_WARM_UP)
+        self._cache.clear()
 
     def __repr__(self) -> str:
         return f"Scanner(config={self.config!r})"
