@@ -64,8 +64,9 @@ allow := count(denials) == 0
 # Denials first, then notes (each set in its sorted order).
 reasons := array.concat([r | some r in denials], [r | some r in notes])
 
+# Set even when the request is denied: a denied request goes nowhere, and the audit shows where
+# it would have gone.
 route := r if {
-	allow
 	r := residency.route
 }
 

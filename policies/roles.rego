@@ -63,13 +63,18 @@ model_matches(pattern, name) if {
 	startswith(name, trim_suffix(pattern, "*"))
 }
 
+# Restricted model patterns matching the model that the principal's team is not listed for.
+model_refusals[pattern] := teams if {
+	some pattern, teams in object.get(data.customs.providers, ["models", "restricted"], {})
+	model_matches(pattern, model)
+	not team_listed(teams)
+}
+
 deny contains {
 	"rule": "roles.model_restricted",
 	"message": concat("", ["model ", model, " is restricted to teams ", concat(", ", teams)]),
 } if {
-	some pattern, teams in object.get(data.customs.providers, ["models", "restricted"], {})
-	model_matches(pattern, model)
-	not team_listed(teams)
+	some teams in model_refusals
 }
 
 team_listed(teams) if {
