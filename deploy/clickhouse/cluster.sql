@@ -41,11 +41,11 @@ CREATE TABLE IF NOT EXISTS events_local ON CLUSTER customs
     allowed Bool,
     reasons Array(LowCardinality(String)),
     policy_revision LowCardinality(String),
-    policy_input String CODEC(ZSTD(3)),
+    policy_input String CODEC(ZSTD(1)),
     finding_counts Map(LowCardinality(String), UInt32),
     audit_level LowCardinality(String),
-    prompt String CODEC(ZSTD(3)) TTL toDateTime(time) + INTERVAL 90 DAY,
-    response String CODEC(ZSTD(3)) TTL toDateTime(time) + INTERVAL 90 DAY,
+    prompt String CODEC(ZSTD(1)) TTL toDateTime(time) + INTERVAL 90 DAY,
+    response String CODEC(ZSTD(1)) TTL toDateTime(time) + INTERVAL 90 DAY,
     prompt_sha256 String,
     response_sha256 String,
     input_tokens UInt32,
@@ -185,4 +185,4 @@ SETTINGS non_replicated_deduplication_window = 10000;
 CREATE TABLE IF NOT EXISTS query_log ON CLUSTER customs AS query_log_local
 ENGINE = Distributed(customs, customs, query_log_local, cityHash64(principal));
 
-INSERT INTO schema_migrations (version, name, checksum) VALUES (1, 'events', '4ea7af9d2af39716'), (2, 'rollups', 'd06e6a0b257b9937'), (3, 'acceptances_query_log', '3c6cfe07fbaa8286');
+INSERT INTO schema_migrations (version, name, checksum) VALUES (1, 'events', '999c03da98621344'), (2, 'rollups', 'd06e6a0b257b9937'), (3, 'acceptances_query_log', '3c6cfe07fbaa8286');

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import chdb.session
 
 from audit.named_queries import load_queries
+from deploy.grafana.make_dashboards import DASHBOARDS, dashboard
 from deploy.clickhouse.make_cluster_ddl import (
     cluster_statements,
     single_node_statements,
@@ -61,6 +62,17 @@ def main(path: str) -> int:
         params = q.bind({"user": "alice"} if name == "user_activity" else {})
         res = s.query(q.sql, "JSONEachRow", params=params)
         results[name] = [json.loads(line) for line in res.bytes().decode().splitlines()]
+    # What Grafana would send for the last 7 days with the team/user variables empty.
+    grafana_macros = {"$__fromTime": "toDateTime(now() - 7 * 86400)", "$__toTime": "toDateTime(now() + 1)",
+                      "${team:sqlstring}": "''", "${user:sqlstring}": "'alice'"}
+    panels: dict[str, int] = {}
+    for uid in DASHBOARDS:
+        for panel in dashboard(uid)["panels"]:
+            sql = panel["targets"][0]["rawSql"]
+            for macro, value in grafana_macros.items():
+                sql = sql.replace(macro, value)
+            rows = s.query(sql, "JSONEachRow").bytes().decode().splitlines()
+            panels[f"{uid}/{panel['title']}"] = len(rows)
     migrations = s.query("SELECT version FROM schema_migrations ORDER BY version", "JSONEachRow").bytes().decode()
     print(json.dumps({
         "single_columns": _columns(s, SINGLE),
@@ -69,6 +81,7 @@ def main(path: str) -> int:
         "single_engines": _engines(s, SINGLE),
         "executed": executed,
         "queries": results,
+        "grafana_panels": panels,
         "migrations": [json.loads(line)["version"] for line in migrations.splitlines()],
     }))
     s.close()

@@ -1,7 +1,6 @@
 """The deploy DDL is generated from audit/migrations and cannot drift from the single-node schema."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -20,15 +19,6 @@ from deploy.clickhouse.make_cluster_ddl import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def chdb_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    path = tmp_path_factory.mktemp("chdb-ddl")
-    out = subprocess.run([sys.executable, "-m", "tests.deploy.chdb_ddl_check", str(path / "data")], cwd=REPO,
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout)
 
 
 def test_committed_cluster_sql_equals_the_generated_one() -> None:
