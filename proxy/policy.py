@@ -517,8 +517,7 @@ class OpaServerEngine:
             for stem, value in bundle.data.items():
                 self._client.update_or_create_data(value if isinstance(value, dict) else {"value": value},
                                                    f"{DATA_ROOT}/{stem}")
-            for path, source in bundle.policy_modules.items():
-                self._client.update_policy_from_string(source, policy_id(path), rego_compat=False)
+            self._push_modules(bundle.policy_modules)
             if previous is not None:
                 for path in set(previous.policy_modules) - set(bundle.policy_modules):
                     self._client.delete_policy(policy_id(path))
@@ -532,6 +531,27 @@ class OpaServerEngine:
             message = getattr(exc, "message", None) or str(exc)
             raise PolicyLoadError(f"OPA at {self.url} rejected the policy bundle: {message}") from None
         self._pushed = bundle
+
+    def _push_modules(self, modules: dict[str, str]) -> None:
+        """PUT every module; OPA compiles each against what it holds, so a module whose imports
+        are not there yet is retried after the others."""
+        import requests
+
+        pending = dict(modules)
+        while pending:
+            failed: dict[str, str] = {}
+            last: Exception | None = None
+            for path, source in pending.items():
+                try:
+                    self._client.update_policy_from_string(source, policy_id(path), rego_compat=False)
+                except requests.RequestException:
+                    raise
+                except Exception as exc:  # a compile error, maybe only a missing import
+                    failed[path], last = source, exc
+            if len(failed) == len(pending):
+                assert last is not None
+                raise last
+            pending = failed
 
     def reload(self, force: bool = False) -> bool:
         """Push the bundle again if its files changed (or a previous push failed).
