@@ -31,8 +31,9 @@ KEYWORD = re.compile(
 KEYWORD_ANCHORS = ("key", "secret", "pass", "pwd", "token", "auth", "cred", "sig", "bearer", "session",
                    "cookie", "salt", "webhook", "dsn", "conn")
 # Candidate token: the characters keys are made of. '/' and '+' and '=' for base64.
-TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/=.~])[A-Za-z0-9_\-+/=.~]{8,}")
-LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/=.~])[A-Za-z0-9_\-+/=.~]{20,}")
+# '=' only as trailing base64 padding, so `key=value` yields the value as its own token.
+TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/.~])[A-Za-z0-9_\-+/.~]{8,}={0,3}")
+LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/.~])[A-Za-z0-9_\-+/.~]{20,}={0,3}")
 # A quoted/assigned value after a keyword: may contain punctuation (passwords do).
 ASSIGNED = re.compile(
     r"(?i)(?P<k>[\w.\-]*(?:api[_\-.]?key|apikey|secret|passw(?:or)?d|passwd|pwd|pass|token|auth|"

@@ -72,7 +72,7 @@ _PREFIXED: list[tuple[str, tuple[str, ...], str]] = [
     ("POSTMAN_KEY", ("PMAK-",), r"PMAK-[a-fA-F0-9]{24}-[a-fA-F0-9]{34}"),
     ("ATLASSIAN_TOKEN", ("ATATT3", "ATCTT3", "ATOAT"), r"AT(?:ATT|CTT|OAT)[A-Za-z0-9_\-=]{20,}"),
     ("SQUARE_TOKEN", ("sq0atp-", "sq0csp-", "EAAA"), r"sq0(?:atp|csp)-[0-9A-Za-z\-_]{22,}|EAAA[A-Za-z0-9_\-+=]{60}"),
-    ("HASHICORP_VAULT_TOKEN", ("hvs.", "hvb.", "s."), r"hv[sb]\.[A-Za-z0-9_\-]{24,}"),
+    ("HASHICORP_VAULT_TOKEN", ("hvs.", "hvb."), r"hv[sb]\.[A-Za-z0-9_\-]{24,}"),
     ("TERRAFORM_TOKEN", (".atlasv1.",), r"[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=\-]{60,70}"),
     ("CONTENTFUL_TOKEN", ("CFPAT-",), r"CFPAT-[A-Za-z0-9_\-]{43}"),
     ("FLUTTERWAVE_KEY", ("FLWSECK", "FLWPUBK"), r"FLW(?:SECK|PUBK)(?:_TEST)?-[A-Za-z0-9]{32}-X"),
@@ -121,11 +121,10 @@ _PREFIXED: list[tuple[str, tuple[str, ...], str]] = [
     ("ONEPASSWORD_KEY", ("A3-",), r"A3-[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}"),
     ("ONEPASSWORD_TOKEN", ("ops_eyJ",), r"ops_eyJ[A-Za-z0-9+/]{250,}={0,3}"),
 ]
-# Prefixes that are too short/common to be a candidate on their own: they count only
-# through the generic keyword rule (the confirming regex above would over-fire).
+# Shapes too short/common to be a candidate on their own (SK/AC + hex, "00" + 40 chars, ...):
+# left out of the fast pass; such values are caught by the generic keyword rule instead.
 _WEAK_PREFIX = {"SIDEKIQ_SECRET", "TWILIO_KEY", "DISCORD_TOKEN", "ARTIFACTORY_TOKEN", "OKTA_TOKEN",
-                "SUMOLOGIC_ID", "BEAMER_KEY", "GITTER_TOKEN", "KUCOIN_KEY", "OCTOPUS_KEY",
-                "HASHICORP_VAULT_TOKEN_S"}
+                "SUMOLOGIC_ID", "BEAMER_KEY", "GITTER_TOKEN", "KUCOIN_KEY", "OCTOPUS_KEY"}
 
 _PEM = (
     r"-----BEGIN[ A-Z0-9_-]{0,40}PRIVATE KEY(?: BLOCK)?-----"
@@ -185,7 +184,3 @@ def build_rules() -> list[SecretRule]:
     rules.extend(STRUCTURED)
     return rules
 
-
-def weak_prefix_rules() -> list[SecretRule]:
-    """Shapes too common to fire alone; the generic rule uses them to type keyword matches."""
-    return [_r(t, a, _B + "(?:" + b + ")" + _E) for t, a, b in _PREFIXED if t in _WEAK_PREFIX]
