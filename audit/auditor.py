@@ -18,7 +18,7 @@ from audit.config import AuditConfig
 from audit.event import AuditEvent, chain_hash, event_row, format_time
 from audit.scrub import scrub
 from audit.named_queries import NamedQuery, QueryError, load_queries
-from audit.schema import DdlParams, migrate
+from audit.schema import DdlParams, apply_retention, migrate
 from audit.spool import Batch, Cursor, Spool, SpoolUnavailable
 from audit.store import Store, StoreError
 
@@ -156,6 +156,7 @@ class Auditor:
                 store = self._store_factory()
                 try:
                     migrate(store, self._ddl)
+                    apply_retention(store, self._ddl)
                 except Exception:
                     store.close()
                     raise

@@ -102,3 +102,41 @@ def migrate(target: DdlTarget, params: DdlParams, directory: Path = MIGRATIONS_D
         )
         applied.append(mig.version)
     return applied
+
+
+# Row TTL per table (the expression the migrations use) and the columns whose text expires sooner.
+ROW_TTL = {
+    "events": "toDateTime(time)",
+    "acceptances": "toDateTime(time)",
+    "query_log": "toDateTime(time)",
+    "usage_daily": "day",
+    "latency_hourly": "hour",
+}
+TEXT_TTL_COLUMNS = {"events": ("prompt", "response")}
+
+
+def apply_retention(target: DdlTarget, params: DdlParams) -> list[str]:
+    """Bring the TTLs in line with the configured retention (the migrations baked in the values
+    current when they ran). Returns the statements issued; none when nothing changed."""
+    issued: list[str] = []
+    for table, expr in ROW_TTL.items():
+        rows = target.select(
+            "SELECT create_table_query AS q FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
+            {"t": table},
+        )
+        if not rows:
+            continue
+        ddl = rows[0]["q"]
+        want_row = f"TTL {expr} + toIntervalDay({params.metadata_ttl_days})"
+        if want_row not in ddl:
+            issued.append(f"ALTER TABLE {table} {params.on_cluster} MODIFY TTL {expr} + INTERVAL {params.metadata_ttl_days} DAY")
+        for col in TEXT_TTL_COLUMNS.get(table, ()):
+            m = re.search(rf"`{col}` String[^,]*?TTL toDateTime\(time\) \+ toIntervalDay\((\d+)\)", ddl)
+            if m is None or int(m.group(1)) != params.text_ttl_days:
+                issued.append(
+                    f"ALTER TABLE {table} {params.on_cluster} MODIFY COLUMN {col} String CODEC(ZSTD(1)) "
+                    f"TTL toDateTime(time) + INTERVAL {params.text_ttl_days} DAY"
+                )
+    for stmt in issued:
+        target.execute(stmt)
+    return issued

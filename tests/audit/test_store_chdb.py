@@ -126,3 +126,17 @@ def test_bind_rejects_bad_times_and_unknown_parameters(auditor: Auditor) -> None
     with pytest.raises(QueryError):
         q.bind({"user": "dev1"})  # denials_by_rule has no user filter
     assert q.bind({"since": "2026-01-01"})["since"] == "2026-01-01 00:00:00.000"
+
+
+def test_changed_retention_is_applied_on_the_next_start(tmp_path: Path) -> None:
+    open_auditor(AuditConfig(), tmp_path).close()
+    a = open_auditor(AuditConfig(text_ttl_days=30, metadata_ttl_days=365), tmp_path)
+    try:
+        ddl = a.store().select("SELECT create_table_query AS q FROM system.tables WHERE name = 'events' AND database = currentDatabase()")[0]["q"]
+        assert re.search(r"`prompt` String[^,]*TTL toDateTime\(time\) \+ toIntervalDay\(30\)", ddl)
+        assert "TTL toDateTime(time) + toIntervalDay(365)" in ddl
+        from audit.schema import apply_retention
+
+        assert apply_retention(a.store(), DdlParams(text_ttl_days=30, metadata_ttl_days=365)) == []
+    finally:
+        a.close()
