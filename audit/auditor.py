@@ -65,6 +65,7 @@ class Auditor:
         self.corrupt_total = 0
         self.last_ship_error = ""
         self.scrubbed_total = 0
+        self.quarantined_total = 0
         self._pending_at_start = self._count_pending()
         self._written_at_start = self.spool.written_events
         self._shipped_lines = 0
@@ -221,7 +222,38 @@ class Auditor:
             table = KIND_TABLES.get(kind)
             if table is None:
                 continue
-            store.insert_jsonl(table, b"\n".join(payloads) + b"\n", f"{batch.token}:{table}")
+            self._insert(store, table, payloads, f"{batch.token}:{table}")
+
+    def _insert(self, store: Store, table: str, payloads: list[bytes], token: str) -> None:
+        """Insert; when the data itself is refused, bisect to set the bad records aside.
+
+        A parse error writes nothing, and the same records fail the same way again, so the
+        halves and their tokens are the same on a replay: deduplication still holds.
+        """
+        try:
+            store.insert_jsonl(table, b"\n".join(payloads) + b"\n", token)
+        except StoreError as e:
+            if not e.data_error:
+                raise
+            if len(payloads) == 1:
+                self._quarantine(table, payloads[0], str(e))
+                return
+            mid = len(payloads) // 2
+            self._insert(store, table, payloads[:mid], token + ":a")
+            self._insert(store, table, payloads[mid:], token + ":b")
+
+    def _quarantine(self, table: str, payload: bytes, error: str) -> None:
+        """Keep a record the store refuses beside the spool (never dropped, never blocking the rest)."""
+        path = self.spool.dir / "quarantine.jsonl"
+        line = json.dumps({"table": table, "error": error}).encode() + b"\t" + payload + b"\n"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.quarantined_total += 1
+        log.error("audit record refused by the store (%s); kept in %s", error, path)
 
     def _commit(self, batch: Batch) -> None:
         self._cursor = Cursor(batch.segment, batch.end, None)
@@ -291,6 +323,7 @@ class Auditor:
             "shipped_total": float(self.shipped_total),
             "ship_errors_total": float(self.ship_errors_total),
             "scrubbed_secrets_total": float(self.scrubbed_total),
+            "quarantined_total": float(self.quarantined_total),
         }
 
     def close(self) -> None:

@@ -9,8 +9,22 @@ from typing import Protocol
 SELECT_SETTINGS = {"output_format_json_quote_64bit_integers": "0", "output_format_json_quote_denormals": "1"}
 
 
+# ClickHouse error codes meaning "this data cannot be inserted" (retrying will not help).
+DATA_ERROR_CODES = frozenset({6, 25, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 321})
+
+
 class StoreError(RuntimeError):
     """The backend refused or could not be reached. The message never includes row data."""
+
+    @property
+    def code(self) -> int | None:
+        m = _CODE_IN_MESSAGE.search(str(self))
+        return int(m.group(1)) if m else None
+
+    @property
+    def data_error(self) -> bool:
+        """The rows themselves were refused (a parse error), as opposed to the backend being down."""
+        return self.code in DATA_ERROR_CODES
 
 
 class Store(Protocol):
@@ -46,6 +60,7 @@ def check_token(token: str) -> str:
 
 
 _CODE = re.compile(r"Code:\s*(\d+)")
+_CODE_IN_MESSAGE = re.compile(r"Code (\d+) \(")
 _NAME = re.compile(r"\(([A-Z_]{3,})\)")
 
 

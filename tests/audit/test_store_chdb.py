@@ -140,3 +140,15 @@ def test_changed_retention_is_applied_on_the_next_start(tmp_path: Path) -> None:
         assert apply_retention(a.store(), DdlParams(text_ttl_days=30, metadata_ttl_days=365)) == []
     finally:
         a.close()
+
+
+def test_a_record_the_store_refuses_is_set_aside_without_blocking_the_rest(auditor: Auditor) -> None:
+    for i in range(10):
+        auditor.record(make_event(i))
+        if i == 6:
+            auditor.spool.append(KIND_EVENT, b'{"id":"bad","status":"not a number"}')
+    assert auditor.flush(20), auditor.last_ship_error
+    assert auditor.store().select("SELECT count() AS n FROM events")[0]["n"] == 10
+    assert auditor.metrics()["quarantined_total"] == 1
+    kept = (auditor.spool.dir / "quarantine.jsonl").read_bytes()
+    assert b'"id":"bad"' in kept and b'"table": "events"' in kept
