@@ -86,6 +86,8 @@ class Fake:
         if request.headers.get("x-fake-status"):
             status = int(request.headers["x-fake-status"])
             return JSONResponse({"error": {"message": "fake upstream error", "type": "api_error"}}, status_code=status)
+        if path.endswith("/telemetry"):  # App Insights ingestion: accepts anything, counts nothing
+            return JSONResponse({"itemsReceived": 1, "itemsAccepted": 1, "errors": []})
         try:
             body = json.loads(raw or b"{}")
         except ValueError:

@@ -19,6 +19,7 @@ from audit import AuditEvent, SpoolUnavailable
 from proxy.exchange import Exchange, Principal, new_exchange_id
 from proxy.pipeline import Inspection, Pipeline, Refusal, parse_json_body
 from proxy.providers.base import ProviderAdapter
+from proxy.providers.copilot import acceptance_events, is_telemetry_path, parse_telemetry
 from proxy.routing import RouteError, Target, rerouted, resolve_gateway, resolve_proxy
 from proxy.services import Services
 from proxy.streaming import InventedSecretGuard, SseTransform, VaultTextFilter
@@ -56,6 +57,13 @@ def _error(adapter: ProviderAdapter | None, endpoint: str, status: int, message:
     for k, v in (headers or {}).items():
         resp.headers[k] = v
     return resp
+
+
+def _point_upstream(req: http.Request, target: Target) -> None:
+    """Send the request to the target's upstream, keeping the client's query string."""
+    query = req.path.partition("?")[2]
+    req.scheme, req.host, req.port = target.upstream.scheme, target.upstream.host, target.upstream.port
+    req.path = target.path + (f"?{query}" if query else "")
 
 
 class CustomsAddon:
@@ -136,6 +144,10 @@ class CustomsAddon:
                 flow.response.headers["proxy-authenticate"] = 'Basic realm="customs"'
             self._count(target.provider, "other", status)
             return
+        if target.provider == "copilot" and is_telemetry_path(path):
+            self._telemetry(flow, principal)
+            _point_upstream(req, target)
+            return
         state = FlowState(ex=ex, target=target, principal=principal)
         flow.metadata["customs"] = state
         try:
@@ -145,6 +157,20 @@ class CustomsAddon:
             flow.response = _error(target.adapter, ex.endpoint, r.status, r.message, r.code, r.headers)
             ex.status, ex.error = r.status, r.code
             self._finish(flow, state)
+
+    def _telemetry(self, flow: http.HTTPFlow, principal: Principal) -> None:
+        """Copilot telemetry carries no prompt: forward it untouched, keep acceptance for ROI."""
+        try:
+            raw = flow.request.get_content(strict=False) or b""
+            events = acceptance_events(parse_telemetry(raw[: self.s.config.limits.max_body_bytes]))
+        except ValueError:
+            return
+        now = datetime.now(UTC)
+        for request_id, accepted in events:
+            try:
+                self.s.auditor.record_acceptance(request_id, accepted, now, principal.id)
+            except SpoolUnavailable:
+                log.error("audit spool unavailable; Copilot acceptance event not recorded")
 
     def _principal(self, flow: http.HTTPFlow, target: Target, gateway: bool) -> Principal | None:
         d = self.s.directory
@@ -195,8 +221,7 @@ class CustomsAddon:
         if insp.decision.audit_level == "full":
             state.prompt_text = "\n".join(seg.text for seg in info.segments)
         self._swap_credentials(req, target)
-        req.scheme, req.host, req.port = target.upstream.scheme, target.upstream.host, target.upstream.port
-        req.path = target.path + (f"?{req.path.partition('?')[2]}" if "?" in req.path else "")
+        _point_upstream(req, target)
         state.guard = InventedSecretGuard(self.s.scanner)
         state.filter = VaultTextFilter(self.s.vaults.get(state.principal.id), state.guard, _RESPONSE_KEEP_CHARS)
         state.drop_usage = drop_usage

@@ -169,7 +169,8 @@ class Pipeline:
             rem = self.s.ledger.remaining(self._budget_request(principal, target, info, 0))
         except LedgerUnavailable:
             rem = {}
-        return {"remaining_tokens": rem.get("tokens"), "remaining_usd": rem.get("usd")}
+        return {"remaining_tokens": rem.get("tokens"), "remaining_usd": rem.get("usd"),
+                "budget": rem.get("budget"), "resets_at": rem.get("resets_at")}
 
     def _reserve(self, principal: Principal, target: Target, info: RequestInfo, estimate: int) -> Reservation | None:
         try:

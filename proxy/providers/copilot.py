@@ -6,6 +6,7 @@ path and delegates to the OpenAI and Anthropic adapters it holds.
 """
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, MutableMapping
 from typing import Any
@@ -128,3 +129,45 @@ class CopilotAdapter(ProviderAdapter):
 
     def set_credential(self, headers: MutableMapping[str, str], query: MutableMapping[str, str], key: str) -> None:
         """Nothing to replace: the client's Copilot token goes upstream unchanged."""
+
+
+def is_telemetry_path(path: str) -> bool:
+    return (path.rstrip("/") or "/") in _TELEMETRY_PATHS
+
+
+def parse_telemetry(raw: bytes) -> list[Any]:
+    """App Insights envelopes from a telemetry body: a JSON array, one object, or NDJSON."""
+    text = raw.decode("utf-8", "replace").strip()
+    if not text:
+        return []
+    try:
+        doc = json.loads(text)
+        return doc if isinstance(doc, list) else [doc]
+    except ValueError:
+        out = []
+        for line in text.splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue  # telemetry is best effort: one bad line must not hide the rest
+        return out
+
+
+def acceptance_events(envelopes: list[Any]) -> list[tuple[str, bool]]:
+    """(completion request id, accepted) for each ghost-text accepted/rejected event.
+
+    `headerRequestId` links the event to the completion's X-Request-Id, which the audit trail
+    records with the exchange, so acceptance can be joined to completions for ROI.
+    """
+    out = []
+    for env in envelopes:
+        if not isinstance(env, dict):
+            continue
+        base = (env.get("data") or {}).get("baseData") or {}
+        name = str(base.get("name", ""))
+        if not (name.endswith("ghostText.accepted") or name.endswith("ghostText.rejected")):
+            continue
+        rid = (base.get("properties") or {}).get("headerRequestId")
+        if isinstance(rid, str) and rid:
+            out.append((rid, name.endswith(".accepted")))
+    return out

@@ -143,3 +143,33 @@ def test_ca_private_key_is_owner_only(customs: Customs) -> None:
     key = customs.data_dir / "ca" / "mitmproxy-ca.pem"
     assert key.exists()
     assert key.stat().st_mode & 0o777 == 0o600
+
+
+def test_copilot_acceptance_telemetry_passes_through_and_feeds_the_acceptance_rate(customs: Customs, upstream: FakeUpstream) -> None:
+    import gzip
+    import time
+
+    from tests.proxy.harness import ERIN
+
+    def envelope(name: str, rid: str) -> dict:
+        return {"name": "Microsoft.ApplicationInsights.Event", "time": "2026-11-26T09:00:00.000Z",
+                "data": {"baseType": "EventData", "baseData": {"ver": 2, "name": f"GitHub.copilot-chat/{name}",
+                         "properties": {"headerRequestId": rid, "languageId": "python"}}}}
+    events = [envelope("ghostText.accepted", "req-a1"), envelope("ghostText.rejected", "req-r1"),
+              envelope("ghostText.shown", "req-s1")]
+    body = gzip.compress("\n".join(json.dumps(e) for e in events).encode())
+    path = Path(customs.data_dir) / "telemetry.gz"
+    path.write_bytes(body)
+    r = curl(customs, "https://copilot-telemetry.githubusercontent.com/telemetry", "-H", "content-encoding: gzip",
+             "-H", "content-type: application/x-json-stream", "--data-binary", f"@{path}")
+    assert split_status(r.stdout)[1] == 200
+    assert upstream.last()["path"] == "/telemetry"
+    rows: list = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not rows:
+        q = httpx.get(f"{customs.admin}/audit/query/copilot_acceptance_rate", params={"since": "30d"},
+                      headers={"authorization": f"Bearer {ERIN}"})
+        assert q.status_code == 200, q.text
+        rows = [row for row in q.json()["rows"] if int(row["shown"]) >= 2]
+        time.sleep(0.2)
+    assert rows and int(rows[0]["accepted"]) >= 1
