@@ -222,7 +222,7 @@ class ClickHouseHttpServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}" if isinstance(host, str) else f"http://{host.decode()}:{port}"
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.serve_forever, name="clickhouse-http", daemon=True)

@@ -1,6 +1,7 @@
 """The server backend: a ClickHouse server or cluster through clickhouse-connect (HTTP)."""
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from audit.store import SELECT_SETTINGS, StoreError, check_identifier, check_token, parse_jsonl, safe_error
@@ -15,7 +16,7 @@ class ClickHouseStore:
         parts = urlsplit(url)
         database = check_identifier(parts.path.strip("/") or "customs")
         self.database = database
-        common = dict(
+        common: dict[str, Any] = dict(
             host=parts.hostname or "127.0.0.1",
             port=parts.port or (8443 if parts.scheme == "https" else 8123),
             username=parts.username or "default",

@@ -155,7 +155,7 @@ class Spool:
                     raise SpoolUnavailable("audit spool short write")
             except OSError as e:
                 self._broken = True
-                raise SpoolUnavailable(f"audit spool not writable: {errno.errorcode.get(e.errno, e.errno)}") from None
+                raise SpoolUnavailable(f"audit spool not writable: {errno.errorcode.get(e.errno or 0, str(e.errno))}") from None
             self._sizes[self._active] += n
             self._dirty = True
             self.written_events += 1
@@ -177,7 +177,7 @@ class Spool:
             try:
                 os.fsync(fd)
             except OSError as e:
-                log.warning("audit spool fsync failed: %s", errno.errorcode.get(e.errno, e.errno))
+                log.warning("audit spool fsync failed: %s", errno.errorcode.get(e.errno or 0, str(e.errno)))
 
     def _sync_loop(self) -> None:
         while not self._stop.wait(self.fsync_interval):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from audit import Auditor
+from audit.chain import BrokenLink
 from tests.audit.conftest import make_event
 
 
@@ -9,6 +10,12 @@ def _record(auditor: Auditor, n: int) -> None:
     for i in range(n):
         auditor.record(make_event(i))
     assert auditor.flush(10)
+
+
+def _first_broken(auditor: Auditor) -> BrokenLink:
+    res = auditor.verify()
+    assert not res.ok and res.first_broken is not None
+    return res.first_broken
 
 
 def _mutate(auditor: Auditor, assignment: str, seq: int) -> None:
@@ -34,20 +41,19 @@ def test_record_fills_chain_links(auditor: Auditor) -> None:
 def test_tampered_metadata_is_detected_at_that_event(auditor: Auditor) -> None:
     _record(auditor, 20)
     _mutate(auditor, "cost_usd = 0", 12)
-    res = auditor.verify()
-    assert not res.ok and res.first_broken is not None
-    assert res.first_broken.chain_seq == 12 and "hash mismatch" in res.first_broken.reason
+    b = _first_broken(auditor)
+    assert b.chain_seq == 12 and "hash mismatch" in b.reason
 
 
 def test_tampered_prompt_text_is_detected(auditor: Auditor) -> None:
     _record(auditor, 10)
     _mutate(auditor, "prompt = 'nothing to see here'", 4)
-    res = auditor.verify()
-    assert not res.ok and res.first_broken.chain_seq == 4 and "prompt" in res.first_broken.reason
+    b = _first_broken(auditor)
+    assert b.chain_seq == 4 and "prompt" in b.reason
 
 
 def test_deleted_event_is_detected(auditor: Auditor) -> None:
     _record(auditor, 10)
     auditor.store().execute("ALTER TABLE events DELETE WHERE chain_seq = 6 SETTINGS mutations_sync = 2")
-    res = auditor.verify()
-    assert not res.ok and res.first_broken.chain_seq == 7 and "missing" in res.first_broken.reason
+    b = _first_broken(auditor)
+    assert b.chain_seq == 7 and "missing" in b.reason
