@@ -148,7 +148,7 @@ class Auditor:
 
     def verify(self) -> VerifyResult:
         """Recompute every chain in the store; report the first broken link."""
-        return verify_store(self.store().select, self.config.text_ttl_days)
+        return verify_store(self.store().stream, self.config.text_ttl_days)
 
     def store(self) -> Store:
         """The backend connection, opened (and migrated) on first use."""

@@ -6,7 +6,8 @@ disappears before its TTL is reported as tampering.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import groupby
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -97,28 +98,19 @@ def verify_chain(rows: Iterable[dict[str, Any]], result: VerifyResult, text_ttl_
         expected = seq + 1
 
 
-def verify_store(select, text_ttl_days: int, page: int = 20000) -> VerifyResult:
-    """Walk every chain in the events table page by page and verify it."""
+def verify_store(stream: Callable[[str], Iterator[dict[str, Any]]], text_ttl_days: int) -> VerifyResult:
+    """Walk every chain in the events table in one ordered stream and verify it."""
     result = VerifyResult()
     now = datetime.now(UTC)
-    chains = [r["chain_id"] for r in select("SELECT DISTINCT chain_id FROM events ORDER BY chain_id")]
     cols = ", ".join(f"`{c}`" for c in EVENT_COLUMNS)
-
-    for chain_id in chains:
-        def rows() -> Iterable[dict[str, Any]]:
-            after = -1
-            while True:
-                batch = select(
-                    f"SELECT {cols} FROM events WHERE chain_id = {{c:String}} AND chain_seq > {{a:Int64}} "
-                    f"ORDER BY chain_seq LIMIT {page}",
-                    {"c": chain_id, "a": str(after)},
-                )
-                yield from batch
-                if len(batch) < page:
-                    return
-                after = int(batch[-1]["chain_seq"])
-
-        verify_chain(rows(), result, text_ttl_days, now)
-        if not result.ok:
-            break
+    rows = stream(f"SELECT {cols} FROM events ORDER BY chain_id, chain_seq")
+    try:
+        for _, chain_rows in groupby(rows, key=lambda r: r["chain_id"]):
+            verify_chain(chain_rows, result, text_ttl_days, now)
+            if not result.ok:
+                break
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()  # releases the connection when the walk stops early
     return result

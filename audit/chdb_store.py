@@ -5,9 +5,10 @@ chDB allows one data path per process; this store is its only user in the proxy.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
-from audit.store import SELECT_SETTINGS, StoreError, check_identifier, check_token, parse_jsonl, safe_error
+from audit.store import SELECT_SETTINGS, StoreError, check_identifier, check_token, iter_jsonl, parse_jsonl, safe_error
 
 
 class ChdbStore:
@@ -60,6 +61,18 @@ class ChdbStore:
         except Exception as e:
             raise StoreError(f"chDB: {safe_error(e)}") from None
         return parse_jsonl(res.bytes())
+
+    def stream(self, sql: str, params: dict[str, str] | None = None) -> Iterator[dict]:
+        # The connection stays busy (and locked) until the stream is exhausted or closed.
+        with self._lock:
+            try:
+                result = self._session.send_query(sql, "JSONEachRow", params=params or None)
+                with result:
+                    yield from iter_jsonl(chunk.bytes() for chunk in result)
+            except StoreError:
+                raise
+            except Exception as e:
+                raise StoreError(f"chDB: {safe_error(e)}") from None
 
     def close(self) -> None:
         with self._lock:

@@ -1,10 +1,11 @@
 """The server backend: a ClickHouse server or cluster through clickhouse-connect (HTTP)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from audit.store import SELECT_SETTINGS, StoreError, check_identifier, check_token, parse_jsonl, safe_error
+from audit.store import SELECT_SETTINGS, StoreError, check_identifier, check_token, iter_jsonl, parse_jsonl, safe_error
 
 
 class ClickHouseStore:
@@ -62,6 +63,13 @@ class ClickHouseStore:
         except Exception as e:
             raise StoreError(f"ClickHouse: {safe_error(e)}") from None
         return parse_jsonl(data)
+
+    def stream(self, sql: str, params: dict[str, str] | None = None) -> Iterator[dict]:
+        try:
+            raw = self._client.raw_stream(sql, parameters=params or None, settings=SELECT_SETTINGS, fmt="JSONEachRow")
+            yield from iter_jsonl(raw)  # type: ignore[arg-type]
+        except Exception as e:
+            raise StoreError(f"ClickHouse: {safe_error(e)}") from None
 
     def close(self) -> None:
         try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 # Rows come back as JSON for both backends, so both give identical Python values.
@@ -37,7 +38,23 @@ class Store(Protocol):
     def select(self, sql: str, params: dict[str, str] | None = None) -> list[dict]:
         """Run a query with `{name:Type}` parameters; rows as dicts."""
 
+    def stream(self, sql: str, params: dict[str, str] | None = None) -> Iterator[dict]:
+        """Like select, but rows arrive as the server produces them (for whole-table walks)."""
+
     def close(self) -> None: ...
+
+
+def iter_jsonl(chunks: Iterable[bytes]) -> Iterator[dict]:
+    """Rows from JSONEachRow bytes that arrive in arbitrary chunks."""
+    tail = b""
+    for chunk in chunks:
+        lines = (tail + chunk).split(b"\n")
+        tail = lines.pop()
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)
+    if tail.strip():
+        yield json.loads(tail)
 
 
 def parse_jsonl(data: bytes | str) -> list[dict]:

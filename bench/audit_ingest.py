@@ -59,6 +59,9 @@ def main() -> None:
         ok = a.flush(timeout=600)
         ship_s = time.perf_counter() - t1
         n_rows = a.store().select("SELECT count() AS n FROM events")[0]["n"]
+        t2 = time.perf_counter()
+        verified = a.verify()
+        verify_s = time.perf_counter() - t2
         a.close()
         lat.sort()
         print("| measure | value |")
@@ -69,6 +72,7 @@ def main() -> None:
         print(f"| spool size | {spool_mb:,.1f} MB |")
         print(f"| ship spool -> chDB | {ship_s:.2f} s = **{args.n / ship_s:,.0f} events/s** (target >= 20,000) |")
         print(f"| rows in events | {n_rows:,} (flushed: {ok}) |")
+        print(f"| verify hash chain | {verify_s:.2f} s = {verified.events / verify_s:,.0f} events/s (ok: {verified.ok}) |")
         print(f"| cpu count | {os.cpu_count()} |")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
