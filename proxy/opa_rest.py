@@ -187,6 +187,13 @@ class _Handler(BaseHTTPRequestHandler):
         # Headers and body go out in two writes; without NODELAY, Nagle plus delayed ACKs add
         # ~40 ms to every keep-alive request.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.conn_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.conn_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and dev sidecar
         pass
@@ -289,6 +296,8 @@ class OpaRestServer(ThreadingHTTPServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__((host, port), _Handler)
         self.store = PolicyStore()
+        self.connections: set[socket.socket] = set()  # open keep-alive connections, closed on stop
+        self.conn_lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     @property
@@ -306,6 +315,13 @@ class OpaRestServer(ThreadingHTTPServer):
         """Stop serving, close the socket and wait for the thread."""
         self.shutdown()
         self.server_close()
+        with self.conn_lock:
+            for conn in list(self.connections):
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.connections.clear()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
