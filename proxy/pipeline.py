@@ -21,6 +21,7 @@ from proxy.services import Services
 from redaction import Finding, mask
 
 CHARS_PER_TOKEN = 4  # a deliberately cheap estimate; the provider's usage settles the ledger
+AMPLE_FACTOR = 4  # a budget with this many times a request's need left cannot change its decision
 
 
 class Refusal(Exception):
@@ -94,7 +95,7 @@ class Pipeline:
                 kinds[f.kind] += 1
         insp.counts = dict(counts)
         insp.input_estimate = chars // CHARS_PER_TOKEN + 1
-        remaining = self._remaining(principal, target, info)
+        remaining = self._remaining(principal, target, info, insp.input_estimate)
         insp.policy_input = {
             "principal": principal.as_policy_input(),
             "request": {
@@ -164,13 +165,26 @@ class Pipeline:
             max_output_tokens=info.max_tokens or self.s.budget_config.default_max_tokens,
         )
 
-    def _remaining(self, principal: Principal, target: Target, info: RequestInfo) -> dict[str, Any]:
+    def _remaining(self, principal: Principal, target: Target, info: RequestInfo, estimate: int) -> dict[str, Any]:
+        """The budget section of the policy input.
+
+        Exact numbers when they could matter for this request (less than AMPLE_FACTOR times what
+        it may use); otherwise null with `ample: true`, which keeps the input — and so the
+        cached decision — the same from one keystroke to the next.
+        """
         try:
-            rem = self.s.ledger.remaining(self._budget_request(principal, target, info, 0))
+            rem = self.s.ledger.remaining(self._budget_request(principal, target, info, estimate))
         except LedgerUnavailable:
             rem = {}
-        return {"remaining_tokens": rem.get("tokens"), "remaining_usd": rem.get("usd"),
-                "budget": rem.get("budget"), "resets_at": rem.get("resets_at")}
+        need = estimate + (info.max_tokens or self.s.budget_config.default_max_tokens)
+        tokens, usd = rem.get("tokens"), rem.get("usd")
+        need_usd = self.s.ledger.cost_usd(info.model, estimate, need - estimate) if usd is not None else 0.0
+        tight_tokens = tokens is not None and tokens < AMPLE_FACTOR * need
+        tight_usd = usd is not None and usd < AMPLE_FACTOR * need_usd
+        if not (tight_tokens or tight_usd):
+            return {"remaining_tokens": None, "remaining_usd": None, "ample": bool(rem)}
+        return {"remaining_tokens": tokens if tight_tokens else None, "remaining_usd": usd if tight_usd else None,
+                "ample": False, "budget": rem.get("budget"), "resets_at": rem.get("resets_at")}
 
     def _reserve(self, principal: Principal, target: Target, info: RequestInfo, estimate: int) -> Reservation | None:
         try:

@@ -7,6 +7,7 @@ from pathlib import Path
 from audit import AuditConfig, Auditor, open_auditor
 from proxy.budgets import BudgetConfig, Ledger, open_ledger
 from proxy.config import Config
+from proxy.decision_cache import CachedPolicy
 from proxy.identity import Directory
 from proxy.metrics import Metrics
 from proxy.policy import PolicyConfig, PolicyEngine, load_engine
@@ -39,7 +40,7 @@ def open_services(config: Config) -> Services:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     policy_config = PolicyConfig.from_dict(config.policy)
     budget_config = BudgetConfig.from_dict(config.budgets)
-    policy = load_engine(policy_config)
+    policy = CachedPolicy(load_engine(policy_config), Path(policy_config.dir))
     return Services(
         config=config,
         directory=Directory(Path(config.users_file)),
