@@ -33,6 +33,14 @@ def event(i: int, text: str) -> AuditEvent:
     )
 
 
+def cpu_pressure() -> str:
+    """Linux PSI: how much of the time runnable tasks waited for a CPU (other load skews wall time)."""
+    try:
+        return Path("/proc/pressure/cpu").read_text().splitlines()[0].split()[1]
+    except (OSError, IndexError):
+        return "n/a"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
@@ -54,10 +62,10 @@ def main() -> None:
             lat.append(time.perf_counter_ns() - s)
         rec_s = time.perf_counter() - t0
         spool_mb = a.metrics()["spool_bytes"] / 1e6
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         a.start()
         ok = a.flush(timeout=600)
-        ship_s = time.perf_counter() - t1
+        ship_s, ship_cpu = time.perf_counter() - t1, time.process_time() - c1
         n_rows = a.store().select("SELECT count() AS n FROM events")[0]["n"]
         t2 = time.perf_counter()
         verified = a.verify()
@@ -71,9 +79,10 @@ def main() -> None:
         print(f"| record() mean rate | {args.n / rec_s:,.0f} events/s (one thread) |")
         print(f"| spool size | {spool_mb:,.1f} MB |")
         print(f"| ship spool -> chDB | {ship_s:.2f} s = **{args.n / ship_s:,.0f} events/s** (target >= 20,000) |")
+        print(f"| ship CPU (all threads, incl. chDB) | {ship_cpu:.2f} s = {args.n / ship_cpu:,.0f} events per CPU-second |")
         print(f"| rows in events | {n_rows:,} (flushed: {ok}) |")
         print(f"| verify hash chain | {verify_s:.2f} s = {verified.events / verify_s:,.0f} events/s (ok: {verified.ok}) |")
-        print(f"| cpu count | {os.cpu_count()} |")
+        print(f"| cpu count | {os.cpu_count()}; CPU pressure from other processes: {cpu_pressure()} |")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
