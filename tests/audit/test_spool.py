@@ -111,3 +111,19 @@ def _make_spool_fd_unwritable(a: Auditor) -> None:
         raise OSError(28, "No space left on device")
 
     a.spool._open_new_segment = broken_rotate  # type: ignore[method-assign]
+
+
+def test_shipped_segments_are_deleted_so_the_spool_stays_bounded(tmp_path: Path) -> None:
+    from audit import open_auditor
+
+    a = open_auditor(AuditConfig(spool_max_bytes=1 << 20, batch_max_events=300, fsync_interval_ms=10), tmp_path)
+    try:
+        for round_ in range(4):  # 4 x 300 events of ~1 KB: several times the 1 MB bound in total
+            for i in range(300):
+                a.record(make_event(round_ * 1000 + i, prompt="p" * 800))
+            assert a.flush(20), a.last_ship_error
+        assert len(a.spool.segments()) <= 2
+        assert a.metrics()["spool_bytes"] <= a.spool.segment_max_bytes
+        assert a.store().select("SELECT count() AS n FROM events")[0]["n"] == 1200
+    finally:
+        a.close()
