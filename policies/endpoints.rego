@@ -12,30 +12,35 @@ strip_port(h) := h if startswith(h, "[")
 
 else := split(h, ":")[0]
 
-# Indexes into data.customs.providers.endpoints, by how the host matched.
-overridden contains i if {
-	name := data.customs.providers.hosts_override[host]
-	some i
-	data.customs.providers.endpoints[i].name == name
+endpoint_list := data.customs.providers.endpoints
+
+# The endpoint the client asked for (or `unknown`): hosts_override, exact host, host_aliases,
+# host_suffix, in that order. Overlapping entries: the first one listed.
+requested := ep if {
+	ep := named(data.customs.providers.hosts_override[host])
 }
 
+else := endpoint_list[min(exact)] if count(exact) > 0
+
+else := ep if {
+	ep := named(data.customs.providers.host_aliases[host])
+}
+
+else := endpoint_list[min(by_suffix)] if count(by_suffix) > 0
+
+else := unknown
+
+# Indexes into the endpoint list whose host is the request's.
 exact contains i if {
 	host != ""
 	some i
-	data.customs.providers.endpoints[i].host == host
-}
-
-exact contains i if {
-	host != ""
-	some i
-	some h in data.customs.providers.endpoints[i].hosts
-	h == host
+	endpoint_list[i].host == host
 }
 
 by_suffix contains i if {
 	host != ""
 	some i
-	suffix := data.customs.providers.endpoints[i].host_suffix
+	suffix := endpoint_list[i].host_suffix
 	endswith(host, suffix)
 }
 
@@ -44,18 +49,9 @@ unknown := object.union(
 	object.get(data.customs.providers, "unknown_endpoint", {}),
 )
 
-# The endpoint the client asked for (or `unknown`). Overlapping entries: the first one listed.
-requested := data.customs.providers.endpoints[min(overridden)] if count(overridden) > 0
-
-else := data.customs.providers.endpoints[min(exact)] if count(exact) > 0
-
-else := data.customs.providers.endpoints[min(by_suffix)] if count(by_suffix) > 0
-
-else := unknown
-
-named(name) := ep if {
-	some ep in data.customs.providers.endpoints
-	ep.name == name
+named(name) := endpoint_list[i] if {
+	some i
+	endpoint_list[i].name == name
 }
 
 # Data leaves the organisation unless the endpoint says otherwise.

@@ -12,7 +12,7 @@ test_host_is_case_insensitive_and_port_is_ignored if {
 	endpoints.requested.name == "anthropic-us" with input.request.host as "API.Anthropic.com:443"
 }
 
-test_extra_hosts_resolve_endpoint if {
+test_host_aliases_resolve_endpoint if {
 	endpoints.requested.name == "copilot" with input.request.host as "copilot-proxy.githubusercontent.com"
 }
 
