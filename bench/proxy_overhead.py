@@ -98,6 +98,7 @@ async def streaming(session: aiohttp.ClientSession, target: Target, n: int) -> t
                 if line.startswith(b"data: "):
                     events += 1
     cpu = (cpu_seconds(target.pid) - cpu0) if target.pid else 0.0
+    assert events, f"{target.name}: no SSE events arrived"
     return statistics.median(ttfb), (cpu / events * 1e6) if target.pid else 0.0
 
 
@@ -155,7 +156,9 @@ def main() -> None:
         bare = subprocess.Popen([str(BIN / "mitmdump"), "-q", "--mode", f"reverse:{up.url}@127.0.0.1:{mport}",
                                  "--set", f"confdir={tmp / 'bare-ca'}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(mport, bare, 30, "bare mitmproxy")
-        customs = start_customs(tmp, up, extra={"audit": {"spool_dir": "spool"}})
+        # No budget limits: a benchmark's thousands of requests would exhaust the example ones.
+        (tmp / "no-budgets.yaml").write_text("budgets: []\n")
+        customs = start_customs(tmp, up, extra={"budgets": {"limits_file": str(tmp / "no-budgets.yaml")}})
         try:
             targets = [Target("direct to fake upstream", f"{up.url}/v1/chat/completions", None),
                        Target("bare mitmproxy (reverse)", f"http://127.0.0.1:{mport}/v1/chat/completions", bare.pid),

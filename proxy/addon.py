@@ -298,16 +298,19 @@ class CustomsAddon:
         vault = self.s.vaults.get(state.principal.id)
         guard = state.guard
         kept: list[str] = []
+        changed = False
 
         def restore(text: str) -> str:
-            if guard is not None:
-                text = guard.clean(text)
-            kept.append(text)
-            return vault.restore(text)
+            nonlocal changed
+            guarded = guard.clean(text) if guard is not None else text
+            kept.append(guarded)
+            restored = vault.restore(guarded)
+            changed = changed or restored != text
+            return restored
 
         adapter.rewrite_response(endpoint, body, restore)
         state.response_text = "\n".join(kept)[:_RESPONSE_KEEP_CHARS]
-        if kept:
+        if changed:  # untouched answers keep the upstream's exact bytes (and save a re-encode)
             resp.content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
     def _add_budget_headers(self, resp: http.Response, state: FlowState) -> None:
