@@ -10,7 +10,10 @@ every exchange landed in the audit store exactly once.
 Everything runs on this machine, so the load client shares the CPU with the proxies: compare
 the ratio of 2 replicas to 1, do not expect it to double.
 
-    python -m bench.scale_out [--n 1500] [--concurrency 32] [--replicas 1,2]
+    python -m bench.scale_out [--n 800] [--concurrency 32] [--replicas 1,2] [--rounds 3]
+
+Rounds alternate 1 and 2 replicas and the median is reported, so a burst of other load on
+the machine does not land on one configuration only; the load average is printed too.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import asyncio
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -226,13 +230,15 @@ def stop_replicas(replicas: list[Customs]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=1500, help="requests per measurement")
+    ap.add_argument("--n", type=int, default=800, help="requests per measurement")
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--replicas", default="1,2", help="replica counts to measure, e.g. 1,2")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median is reported")
     args = ap.parse_args(argv)
     counts = [int(x) for x in args.replicas.split(",")]
-    print(f"cpus: {os.cpu_count()}  n={args.n} concurrency={args.concurrency} (client on the same cores)")
-    results: dict[int, LoadResult] = {}
+    print(f"cpus: {os.cpu_count()}  n={args.n} concurrency={args.concurrency} rounds={args.rounds} "
+          f"load average {os.getloadavg()[0]:.1f} (client, upstream and store on the same cores)")
+    results: dict[int, list[LoadResult]] = {k: [] for k in counts}
     with tempfile.TemporaryDirectory(prefix="customs-scale-") as td:
         tmp = Path(td)
         upstream = start_fake_upstream(tmp)
@@ -245,13 +251,14 @@ def main(argv: list[str] | None = None) -> int:
                     sent += 100
                     expected_usage = 0
                     warm_used = ledger_used_tokens(replicas[0])
-                    for k in counts:
-                        res = run_load(replicas[:k], args.n, args.concurrency, start=sent)
-                        sent += args.n
-                        expected_usage += res.usage_tokens
-                        results[k] = res
-                        print(f"{k} replica(s): {res.rps:8.1f} req/s  ({res.ok}/{res.n} ok in {res.seconds:.2f}s, "
-                              f"statuses {res.statuses})")
+                    for r in range(args.rounds):
+                        for k in counts if r % 2 == 0 else list(reversed(counts)):
+                            res = run_load(replicas[:k], args.n, args.concurrency, start=sent)
+                            sent += args.n
+                            expected_usage += res.usage_tokens
+                            results[k].append(res)
+                            print(f"round {r + 1}, {k} replica(s): {res.rps:8.1f} req/s  ({res.ok}/{res.n} ok in "
+                                  f"{res.seconds:.2f}s, statuses {res.statuses}, load {os.getloadavg()[0]:.1f})")
                     used = ledger_used_tokens(replicas[0]) - warm_used
                     print(f"shared budget {BUDGET}: ledger used {used} tokens, upstream reported {expected_usage}"
                           f" -> {'EXACT' if used == expected_usage else 'MISMATCH'}")
@@ -262,8 +269,11 @@ def main(argv: list[str] | None = None) -> int:
                       f"rows per replica {counts_['per_replica']}")
         finally:
             stop(upstream.proc)
-    if 1 in results and 2 in results:
-        print(f"ratio 2 replicas / 1 replica: {results[2].rps / results[1].rps:.2f}x")
+    medians = {k: statistics.median(r.rps for r in rs) for k, rs in results.items() if rs}
+    for k, m in medians.items():
+        print(f"median {k} replica(s): {m:.1f} req/s")
+    if 1 in medians and 2 in medians:
+        print(f"ratio 2 replicas / 1 replica: {medians[2] / medians[1]:.2f}x")
     return 0
 
 
