@@ -34,12 +34,29 @@ KEYWORD_ANCHORS = ("key", "secret", "pass", "pwd", "token", "auth", "cred", "sig
 # '=' only as trailing base64 padding, so `key=value` yields the value as its own token.
 TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/.~])[A-Za-z0-9_\-+/.~]{8,}={0,3}")
 LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/.~])[A-Za-z0-9_\-+/.~]{20,}={0,3}")
-# A quoted/assigned value after a keyword: may contain punctuation (passwords do).
-ASSIGNED = re.compile(
-    r"(?i)(?P<k>[\w.\-]*(?:api[_\-.]?key|apikey|secret|passw(?:or)?d|passwd|pwd|pass|token|auth|"
-    r"credential|creds?|key|sig|bearer|dsn)[\w.\-]*)['\"\]>]{0,2}\s*(?::=|=>|==|=|:|,|\s)\s*"
-    r"(?:[@(]|new\s+\w+\()?\s*(?P<q>['\"`])(?P<s>[^'\"`\s]{6,200})(?P=q)"
+# A quoted value assigned to a keyword-named thing; may contain punctuation (passwords do).
+# Matched in two steps (keyword, then the tail right after it) so that a long run of word
+# characters cannot make the regex engine try every split of it.
+_ASSIGN_KEYWORD = re.compile(
+    r"(?i)api[_\-.]?key|apikey|secret|passw(?:or)?d|passwd|pwd|pass|token|auth|credential|creds?|key|sig|"
+    r"bearer|dsn"
 )
+_ASSIGN_TAIL = re.compile(
+    r"[\w.\-]{0,40}?['\"\]>]{0,2}\s{0,8}(?::=|=>|==|=|:|,|\s)\s{0,8}"
+    r"(?:[@(]|new\s+\w{1,40}\()?\s{0,4}(?P<q>['\"`])(?P<s>[^'\"`\s]{6,200})(?P=q)"
+)
+
+
+def assigned_values(line: str) -> list[tuple[int, int, str]]:
+    """(start, end, value) of quoted values assigned to keyword-named things in `line`."""
+    out: dict[int, tuple[int, int, str]] = {}
+    for k in _ASSIGN_KEYWORD.finditer(line):
+        m = _ASSIGN_TAIL.match(line, k.end())
+        if m is not None and m.start("s") not in out:
+            out[m.start("s")] = (m.start("s"), m.end("s"), m.group("s"))
+    return list(out.values())
+
+
 # Text right before a token that says "this is a digest, not a credential".
 _HASH_CONTEXT = re.compile(
     r"(?i)(?:sha(?:1|224|256|384|512)[-:=~]|md5[-:]|h1:|integrity|checksum|digest|\bhash\b|"

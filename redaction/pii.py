@@ -105,7 +105,9 @@ class PiiRule:
 # Anchors are deliberately looser than the recognizers: they only choose lines.
 _ANCHORS: dict[str, tuple[str, ...]] = {
     "EMAIL_ADDRESS": (r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]+\.[A-Za-z0-9\-]",),
-    "PHONE_NUMBER": (r"\d(?:[\s().\-/]{0,3}\d){5}",),
+    # Groups of 2+ digits (or one long run): "1 2 3 4 5 6" or "10.0.0.1" is not worth
+    # phonenumbers' time, which is large per candidate.
+    "PHONE_NUMBER": (r"\d{2,}(?:[\s().\-/]{1,3}\d{2,}){2}", r"\d{7,}"),
     "CREDIT_CARD": (r"\d(?:[\s\-]?\d){11}",),
     "IBAN_CODE": (r"[A-Za-z]{2}\d{2}[ \-]?[A-Za-z0-9]{4}",),
     "US_SSN": (r"\d{3}[\s.\-]?\d{2}[\s.\-]?\d{4}",),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import itertools
 import re
 import threading
 from collections import OrderedDict
@@ -27,10 +28,10 @@ import hyperscan
 from .config import ScannerConfig
 from .findings import Finding
 from .generic_secrets import (
-    ASSIGNED,
     KEYWORD,
     KEYWORD_ANCHORS,
     LONG_TOKEN,
+    assigned_values,
     TOKEN,
     hash_context,
     in_url_path,
@@ -52,6 +53,11 @@ _B64 = re.compile(r"^[A-Za-z0-9+/_\-]+={0,2}$")
 _PRINTABLE = re.compile(r"[\x20-\x7e\t\r\n]")
 
 _SECRET, _PII, _LICENSE, _KEYWORD = 0, 1, 2, 3
+# Lines longer than this get PII recognizers on windows around anchors, not on the whole line
+# (presidio's regexes and phonenumbers are super-linear on long digit/colon-heavy lines).
+_WINDOW_LINE = 512
+_WINDOW_PAD = 64
+_WINDOW_MAX = 512
 _WARM_UP = "mail a.b@example.co.uk, call +1 (212) 555-0187 or 020 7946 0958, 198.51.100.7, token = 'x'"
 _IDENTITY = Normalized("")  # stands in for "this line needed no normalising"
 _PLAIN_TEXT = "\x00plain"  # _decoded_secret: decodes to readable text with no secret in it
@@ -82,7 +88,7 @@ class Scanner:
         for i, prule in enumerate(self._pii_rules):
             for anchor in prule.anchors:
                 exprs.append(anchor.encode())
-                flags.append(0)
+                flags.append(hyperscan.HS_FLAG_SOM_LEFTMOST)
                 self._ids.append((_PII, i))
         if cfg.license:
             for anchor in LICENSE_ANCHORS:
@@ -160,21 +166,42 @@ class Scanner:
             self._local.scratch = scratch
         return scratch
 
-    def _anchor_hits(self, lines: list[str]) -> list[set[tuple[int, int]]]:
-        """Which (category, rule) anchors occur in each line: one Hyperscan pass over all."""
+    def _anchor_hits(self, lines: list[str]) -> tuple[list[set[tuple[int, int]]], dict[tuple[int, int], list[tuple[int, int]]]]:
+        """One Hyperscan pass over all new lines.
+
+        Returns, per line, which (category, rule) anchors occur in it, and for PII anchors on
+        long lines the anchor spans (line-relative character offsets), so that presidio runs
+        on windows around the candidates instead of on a whole minified/generated line.
+        """
         found: list[set[tuple[int, int]]] = [set() for _ in lines]
+        spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
         if self._db is None:
-            return found
+            return found, spans
         data = "\n".join(lines).encode("utf-8", "surrogatepass")
         newlines = [m.start() for m in _NL.finditer(data)]
         ids = self._ids
+        long_lines = {i for i, line in enumerate(lines) if len(line) > _WINDOW_LINE}
+        raw: dict[tuple[int, int], list[tuple[int, int]]] = {}
 
-        def on_match(id_: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
-            # `to` is the end offset; the anchor lies in the line that contains to-1.
-            found[bisect.bisect_left(newlines, to - 1 if to else 0)].add(ids[id_])
+        def on_match(id_: int, start: int, end: int, _flags: int, _ctx: object) -> None:
+            # The anchor lies in the line that contains its last byte.
+            li = bisect.bisect_left(newlines, end - 1 if end else 0)
+            key = ids[id_]
+            found[li].add(key)
+            if key[0] == _PII and li in long_lines:
+                raw.setdefault((li, key[1]), []).append((start, end))
 
         self._db.scan(data, match_event_handler=on_match, scratch=self._scratch())
-        return found
+        for (li, idx), byte_spans in raw.items():
+            line_start = newlines[li - 1] + 1 if li else 0
+            line = lines[li]
+            if line.isascii():
+                spans[(li, idx)] = [(s - line_start, e - line_start) for s, e in byte_spans]
+            else:
+                ends = list(itertools.accumulate(len(ch.encode("utf-8", "surrogatepass")) for ch in line))
+                spans[(li, idx)] = [(bisect.bisect_right(ends, s - line_start), bisect.bisect_left(ends, e - line_start) + 1)
+                                    for s, e in byte_spans]
+        return found, spans
 
     def _scan_lines(self, raw_lines: list[str], depth: int) -> list[tuple[_Hit, ...]]:
         """Hits for lines not in the cache, with spans indexing the raw (un-normalised) lines."""
@@ -184,7 +211,7 @@ class Scanner:
         else:  # the common case: nothing to undo, skip the per-line work
             norms = [_IDENTITY] * len(raw_lines)
             lines = raw_lines
-        anchors = self._anchor_hits(lines)
+        anchors, pii_spans = self._anchor_hits(lines)
         cfg = self.config
         results: list[list[_Hit]] = [[] for _ in lines]
         keyword_lines: list[bool] = [False] * len(lines)
@@ -197,7 +224,7 @@ class Scanner:
                 if cat == _SECRET:
                     hits.extend(self._rule_hits(self._line_rules[idx], line))
                 elif cat == _PII:
-                    hits.extend(self._pii_hits(idx, line))
+                    hits.extend(self._pii_hits(idx, line, pii_spans.get((li, idx))))
                 elif cat == _LICENSE:
                     license_hit = True
                 else:  # keyword anchor: confirm with the precise keyword regex
@@ -228,10 +255,10 @@ class Scanner:
                 line = lines[li]
                 base = line_starts[li]
                 # Quoted values after a keyword may hold punctuation a token never would.
-                for m in ASSIGNED.finditer(line):
-                    ok, score = is_random_token(m.group("s"), keyword=True)
+                for vs, ve, value in assigned_values(line):
+                    ok, score = is_random_token(value, keyword=True)
                     if ok and not lockfile.setdefault(li, lockfile_line(line)):
-                        results[li].append(("secret", "GENERIC_SECRET", m.start("s"), m.end("s"), score, "keyword"))
+                        results[li].append(("secret", "GENERIC_SECRET", vs, ve, score, "keyword"))
                 for m in TOKEN.finditer(line):
                     tok = m.group()
                     # Longer ones come from the batch pass below; digit-free names (auth_flow,
@@ -275,11 +302,13 @@ class Scanner:
             if e > s and plausible_rule_value(rule.type, line[s:e], line[e:e + 1]):
                 yield ("secret", rule.type, s, e, 1.0, "rule")
 
-    def _pii_hits(self, idx: int, line: str) -> Iterable[_Hit]:
+    def _pii_hits(self, idx: int, line: str, anchor_spans: list[tuple[int, int]] | None) -> Iterable[_Hit]:
         rule = self._pii_rules[idx]
-        for r in rule.recognizer.analyze(line, [rule.entity], None):
-            if r.score >= self.config.pii_min_score:
-                yield ("pii", r.entity_type, r.start, r.end, float(r.score), "presidio")
+        windows = [(0, len(line))] if not anchor_spans else _windows(line, anchor_spans)
+        for ws, we in windows:
+            for r in rule.recognizer.analyze(line[ws:we], [rule.entity], None):
+                if r.score >= self.config.pii_min_score:
+                    yield ("pii", r.entity_type, ws + r.start, ws + r.end, float(r.score), "presidio")
 
     def _decoded_secret(self, tok: str) -> str | None:
         """Type of a secret hidden in base64 `tok`; _PLAIN_TEXT if it decodes to clean text; else None."""
@@ -313,6 +342,41 @@ class Scanner:
                     continue
                 hits.append(("secret", rule.type, m.start(), m.end(), 1.0, "rule"))
         return hits
+
+
+def _windows(line: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merged windows of +-_WINDOW_PAD characters around anchor spans, widened to whitespace."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        s, e = max(0, s - _WINDOW_PAD), min(len(line), e + _WINDOW_PAD)
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    widened = []
+    for s, e in out:
+        # Do not cut a value in half: move each edge out to whitespace (bounded).
+        lo = max(0, s - _WINDOW_PAD)
+        while s > lo and not line[s - 1].isspace():
+            s -= 1
+        hi = min(len(line), e + _WINDOW_PAD)
+        while e < hi and not line[e].isspace():
+            e += 1
+        if widened and s <= widened[-1][1]:
+            widened[-1] = (widened[-1][0], max(widened[-1][1], e))
+        else:
+            widened.append((s, e))
+    # Dense anchors merge into one huge window; cut it at whitespace into bounded pieces
+    # (recognizers and presidio's duplicate removal are super-linear in window size).
+    pieces = []
+    for s, e in widened:
+        while e - s > _WINDOW_MAX:
+            cut = line.rfind(" ", s + _WINDOW_MAX // 2, s + _WINDOW_MAX)
+            cut = cut if cut > s else s + _WINDOW_MAX
+            pieces.append((s, cut))
+            s = cut
+        pieces.append((s, e))
+    return pieces
 
 
 def _license_hits(line: str) -> list[_Hit]:

@@ -84,3 +84,12 @@ def test_proprietary_notice_is_reported(scanner: Scanner, text: str) -> None:
 
 def test_ordinary_code_has_no_license_findings(scanner: Scanner) -> None:
     assert licenses(scanner, "def general_public(license_key):\n    return confidential_flag\n") == []
+
+
+@pytest.mark.parametrize("filler", ["x = 1; ", "naïve café → ", "1 2 3 4 5 "])
+def test_pii_in_a_very_long_line_is_found_at_the_right_offsets(scanner: Scanner, filler: str) -> None:
+    # Long lines are analysed in windows around candidates; spans must still index the line.
+    text = filler * 400 + "mail jane.doe@example.org and card 4111 1111 1111 1111 " + filler * 400
+    found = pii(scanner, text)
+    assert ("EMAIL_ADDRESS", "jane.doe@example.org") in found
+    assert ("CREDIT_CARD", "4111 1111 1111 1111") in found
