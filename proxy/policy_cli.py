@@ -34,6 +34,8 @@ KEYWORDS = {"package", "import", "default", "else", "some", "every", "not", "wit
 # regopy puts quotes around strings built by other built-ins when they pass through sprintf's
 # %s/%v, and leaves them unescaped in its JSON output; concat() is safe.
 SPRINTF_STRING = re.compile(r"\bsprintf\(\s*\"[^\"]*%[sv]")
+# regopy evaluates `with x as <rule name>` to undefined; a local variable works.
+WITH_AS_NAME = re.compile(r"\bwith\s+[\w.]+\s+as\s+([a-z_]\w*)\b(?!\s*[(.\[])")
 # regopy's parser rejects `some k, v in x` inside set/array comprehensions.
 SOME_PAIR_IN_COMPREHENSION = re.compile(r"[\[{][^\[\]{}|]*\|\s*some\s+\w+\s*,\s*\w+\s+in\b")
 
@@ -195,6 +197,10 @@ def lint(bundle: PolicyBundle) -> list[Problem]:
         if is_test_module(path):
             if WITH_WHOLE_INPUT.search(source):
                 problems.append(Problem(path, "`with input as` aborts the embedded engine; use `with input.<field> as`"))
+            rules = rule_names(source)
+            for name in sorted({m.group(1) for m in WITH_AS_NAME.finditer(source)} & rules):
+                problems.append(Problem(path, f"`with ... as {name}` names a rule, which regopy evaluates to "
+                                              f"undefined; bind it to a local first"))
             if not TEST_RULE.search(source):
                 problems.append(Problem(path, "test module without test_* rules"))
             continue

@@ -67,12 +67,16 @@ def test_check_reports_lint_and_compile_problems(tmp_path: Path) -> None:
     (dest / "extra.rego").write_text("package other.extra\n\nx := http.send({})\n")
     (dest / "bad_test.rego").write_text(
         "package customs.bad_test\n\nimport rego.v1\n\ntest_x if { data.customs.allow with input as {} }\n")
+    (dest / "fixture_test.rego").write_text(
+        "package customs.fixture_test\n\nimport rego.v1\n\nbob := {\"id\": \"b\"}\n\n"
+        "test_y if { data.customs.allow with input.principal as bob }\n")
     problems = [str(p) for p in check_bundle(dest)]
     text = "\n".join(problems)
     assert "extra.rego: package other.extra is not under customs.*" in text
     assert "extra.rego: does not `import rego.v1`" in text
     assert "extra.rego: no tests: extra_test.rego is missing" in text
     assert "bad_test.rego: `with input as`" in text
+    assert "fixture_test.rego: `with ... as bob` names a rule" in text
     assert "http.send" in text
 
 
