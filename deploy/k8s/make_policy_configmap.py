@@ -48,10 +48,15 @@ def _literal(dumper: yaml.SafeDumper, s: _Literal) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", s, style="|")
 
 
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that writes file contents as literal blocks where YAML allows it."""
+
+
+_Dumper.add_representer(_Literal, _literal)
+
+
 def _dump(doc: dict[str, Any]) -> str:
-    dumper = type("Dumper", (yaml.SafeDumper,), {})
-    dumper.add_representer(_Literal, _literal)
-    return HEADER + yaml.dump(doc, Dumper=dumper, sort_keys=False, width=1000, allow_unicode=True)
+    return HEADER + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=1000, allow_unicode=True)
 
 
 def render_configmap(root: Path = POLICIES) -> str:
