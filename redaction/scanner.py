@@ -338,9 +338,12 @@ class Scanner:
             if not any(a in text for a in rule.anchors):
                 continue
             for m in rule.regex.finditer(text):
-                if not plausible_rule_value(rule.type, m.group(), text[m.end():m.end() + 1]):
+                if rule.keyword_group and KEYWORD.search(m.group(rule.keyword_group)) is None:
                     continue
-                hits.append(("secret", rule.type, m.start(), m.end(), 1.0, "rule"))
+                s, e = m.span("s") if "s" in rule.regex.groupindex else m.span()
+                if not plausible_rule_value(rule.type, text[s:e], text[e:e + 1]):
+                    continue
+                hits.append(("secret", rule.type, s, e, 1.0, "rule"))
         return hits
 
 

@@ -23,6 +23,7 @@ class SecretRule:
     regex: re.Pattern[str]
     caseless: bool = False  # anchors matched case-insensitively
     multiline: bool = False  # regex may span lines: run on the whole text, not per line
+    keyword_group: str | None = None  # this group must contain a secret keyword (checked after)
 
 
 _B = r"(?<![A-Za-z0-9_\-.])"  # token start boundary
@@ -30,10 +31,10 @@ _E = r"(?![A-Za-z0-9_\-])"  # token end boundary
 
 
 def _r(type_: str, anchors: tuple[str, ...] | str, pattern: str, *, caseless: bool = False,
-       multiline: bool = False, flags: int = 0) -> SecretRule:
+       multiline: bool = False, keyword_group: str | None = None) -> SecretRule:
     if isinstance(anchors, str):
         anchors = (anchors,)
-    return SecretRule(type_, anchors, re.compile(pattern, flags), caseless, multiline)
+    return SecretRule(type_, anchors, re.compile(pattern), caseless, multiline, keyword_group)
 
 
 # (type, anchors, token body) for "prefix + charset{n,}" tokens: the bulk of modern vendor keys.
@@ -158,9 +159,10 @@ STRUCTURED: list[SecretRule] = [
     _r("CURL_USER_PASSWORD", ("-u ", "--user ", "--user="),
        r"(?:\s-u|--user)[\s=]+(?P<q>['\"]?)(?P<s>[^\s'\":]{0,64}:[^\s'\"]+?|[^\s'\"]+?:[^\s'\"]*?)(?P=q)(?=\s|$)"),
     # <fooToken>\n   value\n</fooToken>: the keyword is on the line above the value.
+    # Structure first (cheap to reject on HTML); the tag's keyword is checked afterwards.
     _r("GENERIC_SECRET", ("</",),
-       r"(?i)<(?P<tag>[\w.\-]*(?:token|key|secret|passw(?:or)?d|pwd|credential|auth)[\w.\-]*)>\s*\n\s*(?P<s>[^\s<]{8,200})\s*\n\s*</(?P=tag)>",
-       multiline=True),
+       r"<(?P<tag>[\w.\-]{1,80})>[ \t]*\r?\n[ \t]*(?P<s>[^\s<]{8,200})[ \t]*\r?\n[ \t]*</(?P=tag)>",
+       multiline=True, keyword_group="tag"),
     _r("BEARER_TOKEN", ("Bearer ",), r"(?i)Bearer (?P<s>[A-Za-z0-9_\-.~+/]{20,}={0,2})", caseless=True),
     _r("AWS_SECRET_KEY", ("aws", "AWS", "Aws"),
        r"(?i)aws.{0,40}?(?:secret|key|token|sk|private|credential).{0,40}?(?<![A-Za-z0-9/+])(?P<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])",
