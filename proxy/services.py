@@ -10,7 +10,7 @@ from proxy.config import Config
 from proxy.decision_cache import CachedPolicy
 from proxy.identity import Directory
 from proxy.metrics import Metrics
-from proxy.policy import PolicyConfig, PolicyEngine, load_engine
+from proxy.policy import PolicyConfig, load_engine
 from redaction import Scanner, ScannerConfig, VaultStore
 
 
@@ -20,7 +20,7 @@ class Services:
     directory: Directory
     scanner: Scanner
     vaults: VaultStore
-    policy: PolicyEngine
+    policy: CachedPolicy
     policy_config: PolicyConfig
     ledger: Ledger
     budget_config: BudgetConfig
