@@ -162,6 +162,7 @@ class LoadResult:
     seconds: float
     usage_tokens: int  # what the upstream reported, summed over the responses
     statuses: dict[int, int]
+    proxy_cpu_s: float = 0.0  # CPU time the replicas spent during the run (user + system)
 
     @property
     def rps(self) -> float:
@@ -193,9 +194,18 @@ async def _load(gateways: list[str], n: int, concurrency: int, start: int, key: 
     return LoadResult(n, ok, seconds, usage, statuses)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_load(replicas: list[Customs], n: int, concurrency: int, start: int = 0, key: str = ALICE) -> LoadResult:
     """n chat requests (as alice unless `key` says otherwise), round-robin across the replicas' gateways."""
-    return asyncio.run(_load([c.gateway for c in replicas], n, concurrency, start, key))
+    before = sum(cpu_seconds(c.proc.pid) for c in replicas)
+    res = asyncio.run(_load([c.gateway for c in replicas], n, concurrency, start, key))
+    res.proxy_cpu_s = sum(cpu_seconds(c.proc.pid) for c in replicas) - before
+    return res
 
 
 def ledger_row(replica: Customs, budget: str = BUDGET, **scope: str) -> dict[str, Any]:
@@ -258,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
                             expected_usage += res.usage_tokens
                             results[k].append(res)
                             print(f"round {r + 1}, {k} replica(s): {res.rps:8.1f} req/s  ({res.ok}/{res.n} ok in "
-                                  f"{res.seconds:.2f}s, statuses {res.statuses}, load {os.getloadavg()[0]:.1f})")
+                                  f"{res.seconds:.2f}s, proxy CPU {1000 * res.proxy_cpu_s / res.n:.1f} ms/req, "
+                                  f"statuses {res.statuses}, load {os.getloadavg()[0]:.1f})")
                     used = ledger_used_tokens(replicas[0]) - warm_used
                     print(f"shared budget {BUDGET}: ledger used {used} tokens, upstream reported {expected_usage}"
                           f" -> {'EXACT' if used == expected_usage else 'MISMATCH'}")
@@ -271,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             stop(upstream.proc)
     medians = {k: statistics.median(r.rps for r in rs) for k, rs in results.items() if rs}
     for k, m in medians.items():
-        print(f"median {k} replica(s): {m:.1f} req/s")
+        cpu = statistics.median(1000 * r.proxy_cpu_s / r.n for r in results[k])
+        print(f"median {k} replica(s): {m:.1f} req/s, proxy CPU {cpu:.1f} ms/request")
     if 1 in medians and 2 in medians:
         print(f"ratio 2 replicas / 1 replica: {medians[2] / medians[1]:.2f}x")
     return 0
