@@ -58,6 +58,7 @@ class Auditor:
         self._store: Store | None = None
         self._store_lock = threading.Lock()
         self._inflight: Batch | None = None
+        self._cursor_dirty = False
         self._progress = threading.Condition()
         self._stop = threading.Event()
         self.shipped_total = 0
@@ -188,7 +189,7 @@ class Auditor:
             if cur.segment not in segs:
                 later = [s for s in segs if s > cur.segment]
                 if not later:
-                    return None
+                    return self._idle()
                 self._cursor = cur = Cursor(later[0], 0, None)
             if cur.pending_end is not None:
                 # A batch was in flight when the last process stopped: ship exactly that range
@@ -200,21 +201,31 @@ class Auditor:
             batch = self.spool.read_range(cur.segment, cur.offset, None, self.config.batch_max_events)
             if batch.end > batch.start:
                 cur.pending_end = batch.end
-                cur.save(self.spool.dir)
+                self._save_cursor()
                 self._inflight = batch
                 return batch
             if not finished:
-                return None
+                return self._idle()
             later = [s for s in segs if s > cur.segment]
             if not later:
-                return None
+                return self._idle()
             torn = self.spool.segment_size(cur.segment) - cur.offset
             if torn > 0:
                 self.corrupt_total += 1
                 log.warning("audit spool: %d torn bytes at the end of %s skipped", torn, cur.segment)
             self.spool.remove_segment(cur.segment)
             self._cursor = Cursor(later[0], 0, None)
-            self._cursor.save(self.spool.dir)
+            self._save_cursor()
+
+    def _save_cursor(self) -> None:
+        self._cursor.save(self.spool.dir)
+        self._cursor_dirty = False
+
+    def _idle(self) -> Batch | None:
+        """Nothing to ship: persist the last commit before waiting."""
+        if self._cursor_dirty:
+            self._save_cursor()
+        return None
 
     def _ship(self, batch: Batch) -> None:
         store = self.store()
@@ -256,8 +267,11 @@ class Auditor:
         log.error("audit record refused by the store (%s); kept in %s", error, path)
 
     def _commit(self, batch: Batch) -> None:
+        # Not saved here: until the next save the file still names this batch as pending, and
+        # replaying it after a crash is a no-op (same range, same token). The next batch's
+        # pending record (or the save before idling) carries this commit: one fsync per batch.
         self._cursor = Cursor(batch.segment, batch.end, None)
-        self._cursor.save(self.spool.dir)
+        self._cursor_dirty = True
         self._inflight = None
         with self._progress:
             self.shipped_total += batch.records.get(KIND_EVENT, []).__len__()
@@ -332,6 +346,8 @@ class Auditor:
         self.spool.appended.set()
         if self._shipper.is_alive():
             self._shipper.join(timeout=30)
+        if self._cursor_dirty and not self._shipper.is_alive():
+            self._save_cursor()
         self.spool.close()
         self._drop_store()
 
