@@ -83,3 +83,9 @@ def test_named_queries_answer_from_the_cluster_schema_through_local_rollups(chdb
         {"team": "payments", "type": "AWS_ACCESS_KEY", "findings": 2, "requests": 1}]
     assert sum(r["requests"] for r in q["latency_quantiles_by_provider"]) == 2  # status < 400 only
     assert {r["id"] for r in q["user_activity"]} == {"e1", "e3"}
+
+
+def test_regenerate_check_passes_for_every_generated_deploy_file() -> None:
+    out = subprocess.run([sys.executable, "-m", "deploy.regenerate", "--check"], cwd=REPO,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"stale generated files (run python -m deploy.regenerate):\n{out.stdout}"
