@@ -74,7 +74,7 @@ def test_every_rendered_object_validates_against_kubernetes_schemas(overlay, bas
         kubernetes_validate.validate(doc, version, strict=True)  # raises ValidationError
     kinds = {d["kind"] for d in overlay}
     assert kinds == {"Namespace", "ServiceAccount", "ConfigMap", "Service", "Deployment",
-                     "HorizontalPodAutoscaler", "PodDisruptionBudget"}
+                     "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"}
 
 
 def test_the_validator_rejects_a_broken_object(overlay, no_network) -> None:
@@ -175,3 +175,12 @@ def test_overlay_config_points_at_external_redis_and_clickhouse(overlay, monkeyp
     dep = one(overlay, "Deployment")
     volume = next(v for v in dep["spec"]["template"]["spec"]["volumes"] if v["name"] == "config")
     assert volume["configMap"]["name"] == cm["metadata"]["name"], "the hashed ConfigMap name is wired in"
+
+
+def test_admin_port_is_fenced_by_a_network_policy(overlay) -> None:
+    netpol = one(overlay, "NetworkPolicy")
+    labels = one(overlay, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert netpol["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    open_rule, admin_rule = netpol["spec"]["ingress"]
+    assert "from" not in open_rule and {p["port"] for p in open_rule["ports"]} == {8080, 8081}
+    assert [p["port"] for p in admin_rule["ports"]] == [8082] and admin_rule["from"]
