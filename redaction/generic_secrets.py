@@ -27,31 +27,35 @@ KEYWORD = re.compile(
     r"\bkey\b|_key\b|key_|Key\b|\bsig(?:nature)?\b|bearer|session|cookie|salt|license[_\-.]?key|"
     r"webhook|dsn|conn(?:ection)?[_\-.]?str)"
 )
-# Literal prefilters for KEYWORD (caseless) for the Hyperscan pass; KEYWORD confirms.
-KEYWORD_ANCHORS = ("key", "secret", "pass", "pwd", "token", "auth", "cred", "sig", "bearer", "session",
-                   "cookie", "salt", "webhook", "dsn", "conn")
+# The same keywords for the Hyperscan pass, which reports where each ends (the assignment
+# tail is matched from there): (pattern, caseless).
+KEYWORD_PATTERNS: tuple[tuple[str, bool], ...] = (
+    (r"api[_\-.]?key", True), (r"apikey", True), (r"secret", True), (r"passw(?:or)?d", True),
+    (r"passwd", True), (r"\bpwd", True), (r"\bpass\b", True), (r"_pass\b", True), (r"token", True),
+    (r"auth", True), (r"credential", True), (r"\bcreds?\b", True), (r"private[_\-.]?key", True),
+    (r"access[_\-.]?key", True), (r"client[_\-.]?(?:id|secret)", True), (r"\bkey\b", True),
+    (r"_key\b", True), (r"key_", True), (r"Key\b", False), (r"\bsig(?:nature)?\b", True),
+    (r"bearer", True), (r"session", True), (r"cookie", True), (r"salt", True),
+    (r"license[_\-.]?key", True), (r"webhook", True), (r"dsn", True), (r"conn(?:ection)?[_\-.]?str", True),
+)
 # Candidate token: the characters keys are made of. '/' and '+' and '=' for base64.
 # '=' only as trailing base64 padding, so `key=value` yields the value as its own token.
 TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/.~])[A-Za-z0-9_\-+/.~]{8,}={0,3}")
 LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/.~])[A-Za-z0-9_\-+/.~]{20,}={0,3}")
 # A quoted value assigned to a keyword-named thing; may contain punctuation (passwords do).
-# Matched in two steps (keyword, then the tail right after it) so that a long run of word
-# characters cannot make the regex engine try every split of it.
-_ASSIGN_KEYWORD = re.compile(
-    r"(?i)api[_\-.]?key|apikey|secret|passw(?:or)?d|passwd|pwd|pass|token|auth|credential|creds?|key|sig|"
-    r"bearer|dsn"
-)
+# Matched from where a keyword ends (reported by the Hyperscan pass), so that a long run of
+# word characters cannot make the regex engine try every split of it.
 _ASSIGN_TAIL = re.compile(
     r"[\w.\-]{0,40}?['\"\]>]{0,2}\s{0,8}(?::=|=>|==|=|:|,|\s)\s{0,8}"
     r"(?:[@(]|new\s+\w{1,40}\()?\s{0,4}(?P<q>['\"`])(?P<s>[^'\"`\s]{6,200})(?P=q)"
 )
 
 
-def assigned_values(line: str) -> list[tuple[int, int, str]]:
+def assigned_values(line: str, keyword_ends: list[int]) -> list[tuple[int, int, str]]:
     """(start, end, value) of quoted values assigned to keyword-named things in `line`."""
     out: dict[int, tuple[int, int, str]] = {}
-    for k in _ASSIGN_KEYWORD.finditer(line):
-        m = _ASSIGN_TAIL.match(line, k.end())
+    for end in keyword_ends:
+        m = _ASSIGN_TAIL.match(line, end)
         if m is not None and m.start("s") not in out:
             out[m.start("s")] = (m.start("s"), m.end("s"), m.group("s"))
     return list(out.values())
@@ -62,9 +66,10 @@ _HASH_CONTEXT = re.compile(
     r"(?i)(?:sha(?:1|224|256|384|512)[-:=~]|md5[-:]|h1:|integrity|checksum|digest|\bhash\b|"
     r"\bsum\b|\bsha\b|etag|commit|revision|\brev\b|nonce|fingerprint)[\"'\s:=]{0,4}$"
 )
-_LOCKFILE_LINE = re.compile(
-    r"(?:\"integrity\"\s*:|\bh1:|sha512-|sha384-|sha256-|/go\.mod h1:|hash\s*=\s*\"sha|"
-    r"\"resolved\"\s*:|\.whl|\.tar\.gz|\.tgz)"
+# Lines of package-lock/poetry/uv/go.sum files: public hashes, never credentials (Hyperscan).
+LOCKFILE_PATTERNS: tuple[str, ...] = (
+    r"\"integrity\"\s*:", r"\bh1:", r"sha512-", r"sha384-", r"sha256-", r"hash\s*=\s*\"sha",
+    r"\"resolved\"\s*:", r"\.whl", r"\.tar\.gz", r"\.tgz",
 )
 _FILE_EXT = re.compile(
     r"(?i)\.(?:py|js|ts|tsx|jsx|go|rs|java|rb|php|c|h|cpp|hpp|cs|md|txt|json|ya?ml|toml|lock|"
@@ -207,8 +212,3 @@ def plausible_rule_value(type_: str, value: str, after: str) -> bool:
 def hash_context(line: str, start: int) -> bool:
     """True when the text just before the token names it as a digest or lock-file hash."""
     return _HASH_CONTEXT.search(line, max(0, start - 24), start) is not None
-
-
-def lockfile_line(line: str) -> bool:
-    """Lines of package-lock/poetry/uv/go.sum files: public hashes, never credentials."""
-    return _LOCKFILE_LINE.search(line) is not None

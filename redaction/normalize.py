@@ -69,9 +69,18 @@ def _decode_escape(seq: str) -> str | None:
     return None
 
 
+_ZW_ONLY = re.compile("[" + _ZERO_WIDTH + "]")
+_U_ESC = re.compile(r"\\u[0-9a-fA-F]{4}")
+_PCT_ESC = re.compile(r"%[0-9a-fA-F]{2}")
+
+
 def needs_normalizing(text: str) -> bool:
     """Cheap check: does `text` hold anything `normalize` would change?"""
-    return _NEEDS_WORK.search(text) is not None
+    # Separate searches: each has a literal or a single class up front, which the regex engine
+    # scans for quickly; the combined alternation would be tried at every position.
+    return (_ZW_ONLY.search(text) is not None
+            or ("\\u" in text and _U_ESC.search(text) is not None)
+            or ("%" in text and _PCT_ESC.search(text) is not None))
 
 
 def normalize(text: str) -> Normalized:

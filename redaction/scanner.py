@@ -29,14 +29,14 @@ from .config import ScannerConfig
 from .findings import Finding
 from .generic_secrets import (
     KEYWORD,
-    KEYWORD_ANCHORS,
+    KEYWORD_PATTERNS,
+    LOCKFILE_PATTERNS,
     LONG_TOKEN,
     assigned_values,
     TOKEN,
     hash_context,
     in_url_path,
     is_random_token,
-    lockfile_line,
     plausible_rule_value,
 )
 from .license_rules import ANCHORS as LICENSE_ANCHORS
@@ -52,7 +52,7 @@ _HAS_DIGIT = re.compile(r"\d")
 _B64 = re.compile(r"^[A-Za-z0-9+/_\-]+={0,2}$")
 _PRINTABLE = re.compile(r"[\x20-\x7e\t\r\n]")
 
-_SECRET, _PII, _LICENSE, _KEYWORD = 0, 1, 2, 3
+_SECRET, _PII, _LICENSE, _KEYWORD, _LOCKFILE = 0, 1, 2, 3, 4
 # Lines longer than this get PII recognizers on windows around anchors, not on the whole line
 # (presidio's regexes and phonenumbers are super-linear on long digit/colon-heavy lines).
 _WINDOW_LINE = 512
@@ -96,10 +96,14 @@ class Scanner:
                 flags.append(hyperscan.HS_FLAG_CASELESS)
                 self._ids.append((_LICENSE, 0))
         if cfg.secrets:
-            for anchor in KEYWORD_ANCHORS:
-                exprs.append(anchor.encode())
-                flags.append(hyperscan.HS_FLAG_CASELESS)
+            for pattern, caseless in KEYWORD_PATTERNS:
+                exprs.append(pattern.encode())
+                flags.append(hyperscan.HS_FLAG_CASELESS if caseless else 0)
                 self._ids.append((_KEYWORD, 0))
+            for pattern in LOCKFILE_PATTERNS:
+                exprs.append(pattern.encode())
+                flags.append(0)
+                self._ids.append((_LOCKFILE, 0))
         self._db: hyperscan.Database | None = None
         if exprs:
             self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
@@ -166,7 +170,8 @@ class Scanner:
             self._local.scratch = scratch
         return scratch
 
-    def _anchor_hits(self, lines: list[str]) -> tuple[list[set[tuple[int, int]]], dict[tuple[int, int], list[tuple[int, int]]]]:
+    def _anchor_hits(self, lines: list[str]) -> tuple[
+            list[set[tuple[int, int]]], dict[tuple[int, int], list[tuple[int, int]]], dict[int, list[int]]]:
         """One Hyperscan pass over all new lines.
 
         Returns, per line, which (category, rule) anchors occur in it, and for PII anchors on
@@ -176,32 +181,43 @@ class Scanner:
         found: list[set[tuple[int, int]]] = [set() for _ in lines]
         spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
         if self._db is None:
-            return found, spans
+            return found, spans, {}
         data = "\n".join(lines).encode("utf-8", "surrogatepass")
         newlines = [m.start() for m in _NL.finditer(data)]
         ids = self._ids
         long_lines = {i for i, line in enumerate(lines) if len(line) > _WINDOW_LINE}
         raw: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        kw_raw: dict[int, list[int]] = {}
 
         def on_match(id_: int, start: int, end: int, _flags: int, _ctx: object) -> None:
             # The anchor lies in the line that contains its last byte.
             li = bisect.bisect_left(newlines, end - 1 if end else 0)
             key = ids[id_]
             found[li].add(key)
-            if key[0] == _PII and li in long_lines:
+            if key[0] == _KEYWORD:
+                kw_raw.setdefault(li, []).append(end)
+            elif key[0] == _PII and li in long_lines:
                 raw.setdefault((li, key[1]), []).append((start, end))
 
         self._db.scan(data, match_event_handler=on_match, scratch=self._scratch())
-        for (li, idx), byte_spans in raw.items():
-            line_start = newlines[li - 1] + 1 if li else 0
+        char_offsets: dict[int, list[int]] = {}
+
+        def to_chars(li: int, b: int) -> int:
+            """Line-relative character offset of batch byte offset `b` (end-exclusive)."""
+            rel = b - (newlines[li - 1] + 1 if li else 0)
             line = lines[li]
             if line.isascii():
-                spans[(li, idx)] = [(s - line_start, e - line_start) for s, e in byte_spans]
-            else:
-                ends = list(itertools.accumulate(len(ch.encode("utf-8", "surrogatepass")) for ch in line))
-                spans[(li, idx)] = [(bisect.bisect_right(ends, s - line_start), bisect.bisect_left(ends, e - line_start) + 1)
-                                    for s, e in byte_spans]
-        return found, spans
+                return rel
+            ends = char_offsets.get(li)
+            if ends is None:
+                ends = char_offsets[li] = list(itertools.accumulate(
+                    len(ch.encode("utf-8", "surrogatepass")) for ch in line))
+            return bisect.bisect_left(ends, rel) + 1 if rel else 0
+
+        for (li, idx), byte_spans in raw.items():
+            spans[(li, idx)] = [(max(0, to_chars(li, s + 1) - 1), to_chars(li, e)) for s, e in byte_spans]
+        kw_ends = {li: sorted({to_chars(li, e) for e in ends}) for li, ends in kw_raw.items()}
+        return found, spans, kw_ends
 
     def _scan_lines(self, raw_lines: list[str], depth: int) -> list[tuple[_Hit, ...]]:
         """Hits for lines not in the cache, with spans indexing the raw (un-normalised) lines."""
@@ -211,10 +227,10 @@ class Scanner:
         else:  # the common case: nothing to undo, skip the per-line work
             norms = [_IDENTITY] * len(raw_lines)
             lines = raw_lines
-        anchors, pii_spans = self._anchor_hits(lines)
+        anchors, pii_spans, kw_ends = self._anchor_hits(lines)
         cfg = self.config
         results: list[list[_Hit]] = [[] for _ in lines]
-        keyword_lines: list[bool] = [False] * len(lines)
+        lockfile_lines = {li for li, hit_rules in enumerate(anchors) if (_LOCKFILE, 0) in hit_rules}
         for li, (line, hit_rules) in enumerate(zip(lines, anchors)):
             if not hit_rules:
                 continue
@@ -227,12 +243,10 @@ class Scanner:
                     hits.extend(self._pii_hits(idx, line, pii_spans.get((li, idx))))
                 elif cat == _LICENSE:
                     license_hit = True
-                else:  # keyword anchor: confirm with the precise keyword regex
-                    keyword_lines[li] = keyword_lines[li] or KEYWORD.search(line) is not None
             if license_hit:
                 hits.extend(_license_hits(line))
         if cfg.secrets:
-            self._generic_hits(lines, keyword_lines, results, depth)
+            self._generic_hits(lines, kw_ends, lockfile_lines, results, depth)
         out: list[tuple[_Hit, ...]] = []
         for norm, hits in zip(norms, results):
             if norm.edits:
@@ -240,38 +254,36 @@ class Scanner:
             out.append(tuple(hits))
         return out
 
-    def _generic_hits(self, lines: list[str], keyword_lines: list[bool], results: list[list[_Hit]],
-                      depth: int) -> None:
+    def _generic_hits(self, lines: list[str], kw_ends: dict[int, list[int]], lockfile_lines: set[int],
+                      results: list[list[_Hit]], depth: int) -> None:
         """Random-looking tokens (one regex pass over all new lines), judged per token."""
         batch = "\n".join(lines)
         line_starts = [0]
         for line in lines[:-1]:
             line_starts.append(line_starts[-1] + len(line) + 1)
         b64_min = self.config.decode_base64_min_len
-        lockfile: dict[int, bool] = {}
         candidates: list[tuple[int, int, int, str]] = []  # (line, start, end, token) in batch offsets
-        for li, kw in enumerate(keyword_lines):
-            if kw:
-                line = lines[li]
-                base = line_starts[li]
-                # Quoted values after a keyword may hold punctuation a token never would.
-                for vs, ve, value in assigned_values(line):
-                    ok, score = is_random_token(value, keyword=True)
-                    if ok and not lockfile.setdefault(li, lockfile_line(line)):
-                        results[li].append(("secret", "GENERIC_SECRET", vs, ve, score, "keyword"))
-                for m in TOKEN.finditer(line):
-                    tok = m.group()
-                    # Longer ones come from the batch pass below; digit-free names (auth_flow,
-                    # SessionStore) are identifiers, not values.
-                    if len(tok) < 20 and (_HAS_DIGIT.search(tok) or not (
-                            tok.islower() or tok.isupper() or "_" in tok or "." in tok)):
-                        candidates.append((li, base + m.start(), base + m.end(), tok))
+        for li, ends in kw_ends.items():
+            line = lines[li]
+            base = line_starts[li]
+            # Quoted values after a keyword may hold punctuation a token never would.
+            for vs, ve, value in assigned_values(line, ends):
+                ok, score = is_random_token(value, keyword=True)
+                if ok and li not in lockfile_lines:
+                    results[li].append(("secret", "GENERIC_SECRET", vs, ve, score, "keyword"))
+            for m in TOKEN.finditer(line):
+                tok = m.group()
+                # Longer ones come from the batch pass below; digit-free names (auth_flow,
+                # SessionStore) are identifiers, not values.
+                if len(tok) < 20 and (_HAS_DIGIT.search(tok) or not (
+                        tok.islower() or tok.isupper() or "_" in tok or "." in tok)):
+                    candidates.append((li, base + m.start(), base + m.end(), tok))
         # Without a keyword only long tokens can count: one regex pass over all new lines.
         for m in LONG_TOKEN.finditer(batch):
             start = m.start()
             candidates.append((bisect.bisect_right(line_starts, start) - 1, start, m.end(), m.group()))
         for li, start, end, tok in candidates:
-            kw = keyword_lines[li]
+            kw = li in kw_ends
             n = end - start
             base = line_starts[li]
             if n >= b64_min and depth == 0:
@@ -287,7 +299,7 @@ class Scanner:
                 continue
             line = lines[li]
             s, e = start - base, end - base
-            if lockfile.setdefault(li, lockfile_line(line)) or hash_context(line, s) or in_url_path(line, s):
+            if li in lockfile_lines or hash_context(line, s) or in_url_path(line, s):
                 continue
             type_ = "GENERIC_SECRET" if kw else "HIGH_ENTROPY_STRING"
             results[li].append(("secret", type_, s, e, score, "entropy"))
