@@ -217,7 +217,7 @@ def compile_modules(
     modules: Mapping[str, str], data: Mapping[str, Any], entrypoints: Iterable[str]
 ) -> Compiled:
     """Compile modules and data into a regopy bundle; raise PolicyLoadError on any problem."""
-    from regopy import Interpreter, RegoError
+    from regopy import Interpreter, LogLevel, RegoError
 
     entrypoints = tuple(entrypoints)
     for path, source in modules.items():
@@ -227,13 +227,15 @@ def compile_modules(
                 "replace the whole input field by field: `with input.request as {...}`"
             )
     builder = Interpreter()
+    # rego-cpp prints compile errors to stdout itself; we report them through the exception.
+    builder.log_level = LogLevel.NONE
     try:
         builder.add_data_json(json.dumps(data))
         for path, source in modules.items():
             builder.add_module(path, source)
         bundle = builder.build(None, list(entrypoints))
     except RegoError as exc:
-        raise PolicyLoadError(f"policy does not compile: {_rego_message(str(exc))}") from None
+        raise PolicyLoadError(f"policy does not compile: {_rego_message(str(exc), modules)}") from None
     if not bundle.ok():
         raise PolicyLoadError("policy does not compile")
     missing = unsupported_builtins(builder, modules)
@@ -242,13 +244,22 @@ def compile_modules(
     return Compiled(bundle, builder, entrypoints)
 
 
-def _rego_message(raw: str) -> str:
-    """The error messages out of rego-cpp's S-expression error dump."""
-    msgs = re.findall(r"\(errormsg \d+:([^)]*)\)", raw)
-    locs = re.findall(r"\(error \d+:([^|\s]+)\|", raw)
-    if not msgs:
-        return raw.strip()[:500]
-    return "; ".join(f"{m} ({loc})" if loc else m for m, loc in zip(msgs, locs + [""] * len(msgs)))
+def _rego_message(raw: str, modules: Mapping[str, str] | None = None) -> str:
+    """The error messages out of rego-cpp's S-expression error dump, with file:line:col."""
+    found: list[str] = []
+    for m in re.finditer(r"\(error \d+:([^|\s]*)\|(\d+)\|\d+\s*\(errormsg \d+:([^)]*)\)|\(errormsg \d+:([^)]*)\)", raw):
+        path, offset, msg = m.group(1), m.group(2), m.group(3) or m.group(4)
+        where = ""
+        if path:
+            where = path
+            source = (modules or {}).get(path)
+            if source is not None and offset is not None:
+                before = source[: int(offset)]
+                where = f"{path}:{before.count(chr(10)) + 1}:{len(before) - before.rfind(chr(10))}"
+        text = f"{msg.strip()} ({where})" if where else msg.strip()
+        if text not in found:
+            found.append(text)
+    return "; ".join(found) if found else raw.strip()[:500]
 
 
 class Evaluator:
