@@ -16,7 +16,7 @@ from typing import Any
 from audit.chain import VerifyResult, verify_store
 from audit.config import AuditConfig
 from audit.event import AuditEvent, chain_hash, event_row, format_time
-from audit.scrub import scrub
+from audit.scrub import Scrubber, scrub
 from audit.named_queries import NamedQuery, QueryError, load_queries
 from audit.schema import DdlParams, apply_retention, migrate
 from audit.spool import Batch, Cursor, Spool, SpoolUnavailable
@@ -66,6 +66,7 @@ class Auditor:
         self.corrupt_total = 0
         self.last_ship_error = ""
         self.scrubbed_total = 0
+        self._scrubber = Scrubber()
         self.quarantined_total = 0
         self._pending_at_start = self._count_pending()
         self._written_at_start = self.spool.written_events
@@ -79,7 +80,7 @@ class Auditor:
     def record(self, event: AuditEvent) -> None:
         """Append one event to the durable spool (one write; microseconds). Fills chain fields."""
         for name in SCRUBBED_FIELDS:
-            text, n = scrub(getattr(event, name))
+            text, n = self._scrubber.scrub(getattr(event, name))
             if n:
                 setattr(event, name, text)
                 self.scrubbed_total += n
