@@ -129,8 +129,7 @@ class Scanner:
         offset = 0
         for line, res in zip(lines, per_line):
             if res:
-                for kind, type_, s, e, score, det in res:
-                    hits.append((kind, type_, offset + s, offset + e, score, det))
+                hits.extend((k, t, offset + s, offset + e, sc, d) for k, t, s, e, sc, d in res)
             offset += len(line) + 1
         if self._multi_rules:
             hits.extend(self._multiline_hits(text))
@@ -142,16 +141,15 @@ class Scanner:
         out: list[tuple[_Hit, ...] | None] = [None] * len(lines)
         missing: list[int] = []
         cache = self._cache
+        get, touch = cache.get, cache.move_to_end
         with self._cache_lock:
+            # The keystroke hot path: one dict lookup per line (very short lines are stored too).
             for i, line in enumerate(lines):
-                if len(line) < 3:
-                    out[i] = ()
-                    continue
-                res = cache.get(line)
+                res = get(line)
                 if res is None:
                     missing.append(i)
                 else:
-                    cache.move_to_end(line)
+                    touch(line)
                     out[i] = res
         if missing:
             fresh = self._scan_lines([lines[i] for i in missing], depth=0)
