@@ -79,12 +79,14 @@ class Auditor:
     # -- recording (the proxy's hot path) -----------------------------------------------------
     def record(self, event: AuditEvent) -> None:
         """Append one event to the durable spool (one write; microseconds). Fills chain fields."""
+        scrubbed = 0
         for name in SCRUBBED_FIELDS:
             text, n = self._scrubber.scrub(getattr(event, name))
             if n:
                 setattr(event, name, text)
-                self.scrubbed_total += n
+                scrubbed += n
         with self._record_lock:
+            self.scrubbed_total += scrubbed
             event.chain_id, event.chain_seq, event.prev_hash = self.chain_id, self._seq, self._prev_hash
             row = event_row(event)
             row["hash"] = event.hash = chain_hash(self._prev_hash, row)
