@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Callable, Mapping
 
 import tldextract
 from presidio_analyzer import EntityRecognizer
@@ -103,7 +105,7 @@ class PiiRule:
 
 
 # Anchors are deliberately looser than the recognizers: they only choose lines.
-_ANCHORS: dict[str, tuple[str, ...]] = {
+_ANCHORS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "EMAIL_ADDRESS": (r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]+\.[A-Za-z0-9\-]",),
     # Groups of 2+ digits (or one long run): "1 2 3 4 5 6" or "10.0.0.1" is not worth
     # phonenumbers' time, which is large per candidate.
@@ -119,9 +121,9 @@ _ANCHORS: dict[str, tuple[str, ...]] = {
     "UK_NHS": (r"\d{3}[\s\-]?\d{3}[\s\-]?\d{4}",),
     "ABA_ROUTING_NUMBER": (r"[0123678]\d{3}-?\d{4}-?\d",),
     "URL": (r"https?://", r"www\.", r"[a-z0-9\-]\.(?:com|org|net|io|gov|edu)\b"),
-}
+})
 
-_FACTORIES = {
+_FACTORIES: Mapping[str, Callable[[], EntityRecognizer]] = MappingProxyType({
     "EMAIL_ADDRESS": OfflineEmailRecognizer,
     "PHONE_NUMBER": PhoneRecognizer,
     "CREDIT_CARD": CreditCardRecognizer,
@@ -134,7 +136,7 @@ _FACTORIES = {
     "UK_NHS": NhsRecognizer,
     "ABA_ROUTING_NUMBER": AbaRoutingRecognizer,
     "URL": UrlRecognizer,
-}
+})
 
 SUPPORTED_PII = tuple(_FACTORIES)
 

@@ -316,7 +316,8 @@ class Scanner:
         rule = self._pii_rules[idx]
         windows = [(0, len(line))] if not anchor_spans else _windows(line, anchor_spans)
         for ws, we in windows:
-            for r in rule.recognizer.analyze(line[ws:we], [rule.entity], None):
+            # Pattern recognizers take nlp_artifacts=None (no NLP engine: offline, fast).
+            for r in rule.recognizer.analyze(line[ws:we], [rule.entity], None):  # type: ignore[arg-type]
                 if r.score >= self.config.pii_min_score:
                     yield ("pii", r.entity_type, ws + r.start, ws + r.end, float(r.score), "presidio")
 
@@ -366,7 +367,7 @@ def _windows(line: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
             out[-1] = (out[-1][0], max(out[-1][1], e))
         else:
             out.append((s, e))
-    widened = []
+    widened: list[tuple[int, int]] = []
     for s, e in out:
         # Do not cut a value in half: move each edge out to whitespace (bounded).
         lo = max(0, s - _WINDOW_PAD)
