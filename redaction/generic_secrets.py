@@ -77,7 +77,9 @@ _FILE_EXT = re.compile(
     r"log|sql|proto|mod|sum|kt|swift|vue|map|woff2?|ttf|ico|lock)$"
 )
 _PLACEHOLDER = re.compile(r"^(?:SECRET|PII|LICENSE)_[A-Z0-9_]+_\d+$")
-_REPEATS = re.compile(r"(.)\1{5,}|(?i:x{4,}|\*{3,}|\.{3,}|abcdef|123456|qwerty|example|sample|placeholder|changeme|your)")
+_REPEATS = re.compile(r"(.)\1{5,}|(?i:x{4,}|\*{3,}|\.{3,}|example|sample|placeholder|changeme|your)")
+# Keyboard/alphabet runs: a short value made of them is a dummy; a long one merely contains one.
+_RUNS = re.compile(r"(?i:abcdef|123456|qwerty)")
 _WORDY = re.compile(r"[A-Za-z][a-z]{2,}|[A-Z]{2,}(?![a-z])")
 
 
@@ -132,7 +134,7 @@ def is_random_token(tok: str, keyword: bool) -> tuple[bool, float]:
         return True, 0.6
     if is_templated_secret(core) or core[0] == "$" or is_sequential_string(core):
         return False, 0.0
-    if _REPEATS.search(core):
+    if _REPEATS.search(core) or (n < 32 and _RUNS.search(core)):
         return False, 0.0
     lower, upper, digit, other = char_classes(core)
     classes = lower + upper + digit
