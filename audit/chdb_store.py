@@ -40,7 +40,8 @@ class ChdbStore:
     def insert_jsonl(self, table: str, data: bytes, token: str) -> None:
         query = (
             f"INSERT INTO {check_identifier(table)} SETTINGS insert_deduplication_token = '{check_token(token)}', "
-            "deduplicate_blocks_in_dependent_materialized_views = 1"
+            # rows are unique by id: sorting each block to collapse duplicates is wasted work
+            "deduplicate_blocks_in_dependent_materialized_views = 1, optimize_on_insert = 0"
         )
         try:
             with self._lock:

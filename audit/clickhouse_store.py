@@ -51,6 +51,7 @@ class ClickHouseStore:
                 settings={
                     "insert_deduplication_token": check_token(token),
                     "deduplicate_blocks_in_dependent_materialized_views": 1,
+                    "optimize_on_insert": 0,
                 },
                 fmt="JSONEachRow",
             )
