@@ -19,14 +19,25 @@ requested_max := m if {
 	is_number(m)
 }
 
+# Which budget ran out and when it resets, when the ledger says so (input.budget.budget/resets_at).
+budget_name := n if {
+	n := input.budget.budget
+	is_string(n)
+} else := "for this principal"
+
+resets := concat("", ["; it resets at ", r]) if {
+	r := input.budget.resets_at
+	is_string(r)
+} else := ""
+
 deny contains {
 	"rule": "budget.exhausted",
-	"message": "the token budget for this principal is exhausted",
+	"message": concat("", ["the token budget ", budget_name, " is exhausted", resets]),
 } if remaining_tokens <= 0
 
 deny contains {
 	"rule": "budget.exhausted",
-	"message": "the spending budget for this principal is exhausted",
+	"message": concat("", ["the spending budget ", budget_name, " is exhausted", resets]),
 } if remaining_usd <= 0
 
 max_tokens := floor(remaining_tokens) if {

@@ -39,3 +39,10 @@ test_exhausted_tokens_are_denied if {
 test_exhausted_spend_is_denied if {
 	"budget.exhausted" in rules(budget_guard.deny) with input.budget.remaining_usd as 0
 }
+
+test_exhausted_message_names_the_budget_and_its_reset if {
+	some d in budget_guard.deny with input.budget.remaining_tokens as 0
+		with input.budget.budget as "team-payments-daily"
+		with input.budget.resets_at as "2026-11-27T00:00:00Z"
+	d.message == "the token budget team-payments-daily is exhausted; it resets at 2026-11-27T00:00:00Z"
+}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -16,6 +16,7 @@ from mitmproxy import http
 from mitmproxy.proxy.mode_specs import ReverseMode
 
 from audit import AuditEvent, SpoolUnavailable
+from proxy.decision import Decision
 from proxy.exchange import Exchange, Principal, new_exchange_id
 from proxy.pipeline import Inspection, Pipeline, Refusal, parse_json_body
 from proxy.providers.base import ProviderAdapter
@@ -28,6 +29,9 @@ log = logging.getLogger("customs")
 
 _CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
 _RESPONSE_KEEP_CHARS = 256 * 1024  # audit keeps at most this much response text per exchange
+# Refusals Customs makes after the policy allowed the request (the exchange was not forwarded).
+_REFUSAL_CODES = frozenset({"blocked_content", "budget_exceeded", "ledger_unavailable", "policy_unavailable",
+                            "upstream_key_missing"})
 
 
 @dataclass(slots=True)
@@ -43,6 +47,7 @@ class FlowState:
     transform: SseTransform | None = None
     prompt_text: str = ""
     response_text: str = ""
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     drop_usage: bool = False  # we asked the upstream for stream usage the client did not request
     settled: bool = False
 
@@ -153,6 +158,7 @@ class CustomsAddon:
         try:
             self._inspect_and_forward(flow, state)
         except Refusal as r:
+            state.insp = r.inspection
             self.s.metrics.refusals.labels(r.code).inc()
             flow.response = _error(target.adapter, ex.endpoint, r.status, r.message, r.code, r.headers)
             ex.status, ex.error = r.status, r.code
@@ -365,11 +371,11 @@ class CustomsAddon:
         full = decision is None or decision.audit_level == "full"
         p = state.principal
         event = AuditEvent(
-            id=ex.id, time=datetime.now(UTC), user=p.id, team=p.team, roles=list(p.roles), key_id=p.key_id,
+            id=ex.id, time=state.started_at, user=p.id, team=p.team, roles=list(p.roles), key_id=p.key_id,
             client=ex.client[:200], via=ex.via, provider=ex.provider, endpoint=ex.endpoint, model=ex.model,
             host=ex.host, region=decision.region if decision else "", stream=ex.stream, status=int(ex.status or 0),
-            allowed=bool(decision.allow) if decision else False,
-            reasons=[r.rule for r in decision.reasons] if decision else ([ex.error] if ex.error else []),
+            allowed=bool(decision and decision.allow and ex.error not in _REFUSAL_CODES),
+            reasons=self._reasons(ex, decision),
             policy_revision=decision.revision if decision else "",
             policy_input=json.dumps(insp.policy_input, separators=(",", ":")) if insp else "",
             finding_counts=self._finding_counts(state),
@@ -383,6 +389,14 @@ class CustomsAddon:
             self.s.auditor.record(event)
         except SpoolUnavailable:
             log.error("audit spool unavailable; exchange %s not recorded", ex.id)
+
+    @staticmethod
+    def _reasons(ex: Exchange, decision: Decision | None) -> list[str]:
+        """The policy's rule ids, plus Customs' own refusal (blocked content, budget) if any."""
+        rules = [r.rule for r in decision.reasons] if decision else []
+        if ex.error and ex.error not in rules:
+            rules.append(ex.error)
+        return rules
 
     def _finding_counts(self, state: FlowState) -> dict[str, int]:
         """Request findings by type, plus secrets the model wrote as `response:TYPE`."""

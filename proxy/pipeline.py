@@ -33,6 +33,8 @@ class Refusal(Exception):
         self.message = message
         self.code = code
         self.headers = headers or {}
+        # How far inspection got (its policy input and decision belong in the audit record).
+        self.inspection: Inspection | None = None
 
 
 @dataclass(slots=True)
@@ -69,6 +71,15 @@ class Pipeline:
     def inspect(self, ex: Exchange, target: Target, principal: Principal, method: str,
                 query: Any, body: Any, headers: Any) -> Inspection:
         """Run detect, decide, mask and reserve on a parsed request; raise Refusal to block it."""
+        holder: list[Inspection] = []
+        try:
+            return self._inspect(ex, target, principal, method, query, body, headers, holder)
+        except Refusal as r:
+            r.inspection = holder[0] if holder else None
+            raise
+
+    def _inspect(self, ex: Exchange, target: Target, principal: Principal, method: str,
+                 query: Any, body: Any, headers: Any, holder: list[Inspection]) -> Inspection:
         try:
             info = target.adapter.parse(method, target.path, query, body)
         except ValueError as exc:
@@ -83,6 +94,7 @@ class Pipeline:
         ex.endpoint, ex.model, ex.stream = info.endpoint, info.model, info.stream
         repo = info.repo or headers.get("x-customs-repo") or None
         insp = Inspection(info=info)
+        holder.append(insp)
         scanner = self.s.scanner
         counts: Counter[str] = Counter()
         kinds: Counter[str] = Counter()

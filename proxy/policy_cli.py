@@ -311,13 +311,16 @@ def normalise(decision: dict[str, Any]) -> dict[str, Any]:
     if isinstance(route, dict):
         route = route.get("endpoint") or ""
     reasons = decision.get("reasons") or []
-    return {
+    out = {
         "allow": bool(decision.get("allow", True)),
-        "rules": sorted({r.get("rule", "") for r in reasons if isinstance(r, dict)}),
+        "rules": sorted({r.get("rule", "") if isinstance(r, dict) else str(r) for r in reasons}),
         "route": route or "",
         "max_tokens": decision.get("max_tokens"),
         "audit_level": decision.get("audit_level") or "full",
     }
+    # A record that did not keep a field (the audit trail keeps allow, rules and audit level)
+    # is compared on the fields it has, so replay reports real changes only.
+    return {k: v for k, v in out.items() if k in ("allow", "rules") or k in decision}
 
 
 def replay(
@@ -341,7 +344,7 @@ def replay(
         except PolicyUnavailable as exc:
             after = {"allow": False, "rules": [f"error: {exc}"], "route": "", "max_tokens": None,
                      "audit_level": "full"}
-        diff = tuple(k for k in before if before[k] != after[k])
+        diff = tuple(k for k in before if before[k] != after.get(k))
         if diff:
             changes.append(Change(rec.id, rec.time, before, after, diff))
     engine.close()

@@ -108,3 +108,30 @@ def test_planted_secrets_never_reach_disk_or_logs(customs: Customs) -> None:
         if path.is_file():
             assert needle not in path.read_bytes(), f"secret found in {path}"
     assert SECRET not in customs.logs()
+
+
+def test_policy_replay_shows_which_recorded_decisions_a_proposed_policy_changes(customs: Customs, tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+
+    from tests.proxy.harness import BIN, REPO
+
+    assert chat(customs, DAVE, "contractor asks again").status_code == 403
+    proposed = tmp_path / "proposed"
+    shutil.copytree(REPO / "policies", proposed)
+    perms = proposed / "data" / "permissions.yaml"
+    perms.write_text(perms.read_text().replace("self_hosted_only: true", "self_hosted_only: false"))
+    env = {**os.environ, "CUSTOMS_KEY": ERIN, "CUSTOMS_ADMIN": customs.admin}
+    deadline = time.monotonic() + 20
+    out = ""
+    while time.monotonic() < deadline:  # the denial must have been shipped to the audit store
+        proc = subprocess.run([str(BIN / "customs"), "policy", "replay", "--policy", str(proposed), "--since", "1d"],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        out = proc.stdout
+        if "deny -> allow" in out:
+            break
+        time.sleep(0.5)
+    assert "deny -> allow" in out and "-roles." in out
+    assert "decisions would change" in out
