@@ -152,3 +152,13 @@ def test_a_record_the_store_refuses_is_set_aside_without_blocking_the_rest(audit
     assert auditor.metrics()["quarantined_total"] == 1
     kept = (auditor.spool.dir / "quarantine.jsonl").read_bytes()
     assert b'"id":"bad"' in kept and b'"table": "events"' in kept
+
+
+def test_policy_inputs_serve_replay_with_decisions(auditor: Auditor) -> None:
+    auditor.record(make_event(1, allowed=False, reasons=["residency.region_not_allowed"], policy_input='{"region":"us"}'))
+    auditor.record(make_event(2, policy_input='{"region":"eu"}'))
+    assert auditor.flush(10)
+    rows = auditor.query("policy_inputs", {"since": "2d"}, "replayer")
+    assert sorted((r["policy_input"], r["allowed"], r["reasons"]) for r in rows) == [
+        ('{"region":"eu"}', True, []), ('{"region":"us"}', False, ["residency.region_not_allowed"])]
+    assert {"id", "time", "audit_level"} <= set(rows[0])
