@@ -43,7 +43,7 @@ from .license_rules import ANCHORS as LICENSE_ANCHORS
 from .license_rules import GPL_TEXT, PROPRIETARY, SPDX, gpl_type
 from .normalize import Normalized, needs_normalizing, normalize
 from .pii import build_pii_rules
-from .secret_rules import SecretRule, build_rules
+from .secret_rules import SecretRule, build_rules, kubernetes_secret_values
 
 # A cached line result: (kind, type, start, end, score, detector) relative to the line.
 _Hit = tuple[str, str, int, int, float, str]
@@ -344,7 +344,7 @@ class Scanner:
         return _PLAIN_TEXT
 
     def _multiline_hits(self, text: str) -> list[tuple[str, str, int, int, float, str]]:
-        hits = []
+        hits = [("secret", "KUBERNETES_SECRET", s, e, 1.0, "rule") for s, e in kubernetes_secret_values(text)]
         for rule in self._multi_rules:
             if not any(a in text for a in rule.anchors):
                 continue

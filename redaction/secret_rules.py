@@ -10,6 +10,8 @@ SoftLayer, Square, Stripe, Telegram, Twilio, JWT) plus modern tokens it lacks.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass
 
@@ -186,3 +188,55 @@ def build_rules() -> list[SecretRule]:
     rules.extend(STRUCTURED)
     return rules
 
+
+
+_K8S_KIND_SECRET = re.compile(r"(?im)^[ \t]*kind:[ \t]*[\"']?secret[\"']?[ \t]*$")
+_K8S_DATA = re.compile(r"(?m)^(?P<ind>[ \t]*)(?:data|stringData):[ \t]*$")
+_K8S_VALUE = re.compile(r"[ \t]+(?:[\w.\-]+:[ \t]*)?[\"']?(?P<s>[A-Za-z0-9+/]{4,}={0,2})[\"']?[ \t]*$")
+
+
+def kubernetes_secret_values(text: str) -> list[tuple[int, int]]:
+    """Spans of the values under `data:` in a Kubernetes Secret manifest (secrets by definition)."""
+    if "data:" not in text or _K8S_KIND_SECRET.search(text) is None:
+        return []
+    spans: list[tuple[int, int]] = []
+    doc_start = 0
+    for doc_end in [m.start() for m in _YAML_DOC.finditer(text)] + [len(text)]:
+        if _K8S_KIND_SECRET.search(text, doc_start, doc_end) is not None:
+            spans.extend(_data_values(text, doc_start, doc_end))
+        doc_start = doc_end
+    return spans
+
+
+_YAML_DOC = re.compile(r"(?m)^---[ \t]*$")
+
+
+def _data_values(text: str, start: int, stop: int) -> list[tuple[int, int]]:
+    spans = []
+    for block in _K8S_DATA.finditer(text, start, stop):
+        indent = len(block.group("ind").expandtabs(4))
+        pos = block.end() + 1
+        while pos < stop:
+            nl = text.find("\n", pos, stop)
+            end = stop if nl < 0 else nl
+            line = text[pos:end]
+            stripped = line.strip()
+            if stripped and not stripped.startswith("#"):
+                if len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip()) <= indent:
+                    break  # dedent: the data block is over
+                m = _K8S_VALUE.match(line)
+                if m is not None and _is_base64(m.group("s")):
+                    spans.append((pos + m.start("s"), pos + m.end("s")))
+            pos = end + 1
+    return spans
+
+
+def _is_base64(value: str) -> bool:
+    """Secret data values are base64: whole quads that decode (plain words like 'None' are not)."""
+    if len(value) % 4 or (len(value) < 8 and not value.endswith("=")):
+        return False
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True

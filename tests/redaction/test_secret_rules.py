@@ -153,3 +153,18 @@ def test_findings_are_sorted_and_non_overlapping(scanner: Scanner, tok) -> None:
     found = scanner.scan(text)
     assert len(found) == 40
     assert all(a.end <= b.start for a, b in zip(found, found[1:]))
+
+
+def test_kubernetes_secret_data_values_are_found(scanner: Scanner, tok) -> None:
+    pw, user = tok(24, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"), "YWRtaW4="
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\n"
+        f"data:\n  # base64 values\n  password: {pw}\n  username: {user}\nimmutable: true\n"
+    )
+    values = [v for t, v in secrets_in(scanner, manifest) if t == "KUBERNETES_SECRET"]
+    assert values == [pw, user]
+
+
+def test_configmap_data_is_not_a_secret(scanner: Scanner) -> None:
+    manifest = "apiVersion: v1\nkind: ConfigMap\ndata:\n  mode: YWRtaW4=\n  level: debug\n"
+    assert [t for t, _ in secrets_in(scanner, manifest)] == []
