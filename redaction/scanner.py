@@ -1,16 +1,20 @@
 """The Scanner: one Hyperscan pass for candidates, the owning libraries' checks for spans.
 
 Flow for `scan(text)`:
-1. normalise (zero-width characters, JSON/URL escapes) with an offset map to the original;
-2. split into lines; lines seen before come from a bounded LRU keyed by their content
+1. split into lines; lines seen before come from a bounded LRU keyed by their content
    (Copilot resends nearly the same file on every keystroke, so almost every line hits);
-3. the new lines are joined and scanned once by Hyperscan, which says which rules have
-   anchors in which lines; only those rules' confirming regexes / presidio recognizers run;
-   every new line also goes through the generic random-token rule (with detect-secrets'
-   heuristic filters) and long base64 runs are decoded and scanned;
-4. multi-line shapes (PEM blocks) are found on the whole text when their anchor is present;
-5. overlaps are resolved (secrets over PII over license, longer over shorter) and spans are
-   mapped back to the original text.
+2. new lines are normalised (zero-width characters dropped, JSON/URL escapes decoded, with an
+   offset map back), joined and scanned once by Hyperscan, which reports which shaped-secret,
+   PII and license anchors occur in which lines, where secret keywords end, and which lines
+   are lock-file lines; only those rules' confirming regexes / presidio recognizers run (on
+   bounded windows for long lines);
+3. random-looking tokens go through the generic rule (detect-secrets' heuristic filters plus
+   hash/URL/identifier contexts), keyword assignments are matched from the keyword ends, and
+   base64 runs are decoded and scanned (a secret inside masks the whole blob);
+4. multi-line shapes (PEM blocks, XML-element values, Kubernetes Secret data) are found on
+   the whole text when their anchor is present;
+5. overlaps are resolved (shaped secrets, validated PII, entropy guesses, other PII, license;
+   higher score and longer span first).
 """
 from __future__ import annotations
 
@@ -32,8 +36,8 @@ from .generic_secrets import (
     KEYWORD_PATTERNS,
     LOCKFILE_PATTERNS,
     LONG_TOKEN,
-    assigned_values,
     TOKEN,
+    assigned_values,
     hash_context,
     in_url_path,
     is_random_token,
