@@ -57,3 +57,19 @@ def test_deleted_event_is_detected(auditor: Auditor) -> None:
     auditor.store().execute("ALTER TABLE events DELETE WHERE chain_seq = 6 SETTINGS mutations_sync = 2")
     b = _first_broken(auditor)
     assert b.chain_seq == 7 and "missing" in b.reason
+
+
+def test_text_expired_by_ttl_still_verifies_but_early_removal_does_not(auditor: Auditor) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    auditor.record(make_event(0, time=datetime.now(UTC) - timedelta(days=100), prompt="old prompt"))
+    for i in range(1, 4):
+        auditor.record(make_event(i))
+    assert auditor.flush(10)
+    auditor.store().execute("OPTIMIZE TABLE events FINAL")  # applies the 90-day text TTL now
+    assert auditor.store().select("SELECT prompt FROM events WHERE chain_seq = 0")[0]["prompt"] == ""
+    res = auditor.verify()
+    assert res.ok and res.text_expired >= 1 and res.events == 4
+    _mutate(auditor, "response = ''", 2)  # a recent event's text vanishing is tampering
+    b = _first_broken(auditor)
+    assert b.chain_seq == 2 and "removed before its retention" in b.reason
