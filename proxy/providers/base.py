@@ -270,8 +270,16 @@ def set_json_data(ev: SseEvent, obj: Any) -> None:
 # Header helpers: adapters see plain mappings (tests) or mitmproxy's case-insensitive Headers.
 
 
+def _case_insensitive(headers: MutableMapping[str, str]) -> bool:
+    # mitmproxy's Headers (which has get_all) already matches names case-insensitively;
+    # scanning its keys on every call would cost more than the whole adapter step.
+    return hasattr(headers, "get_all")
+
+
 def header_get(headers: MutableMapping[str, str], name: str) -> str | None:
     """A header's value, matched case-insensitively."""
+    if _case_insensitive(headers):
+        return headers.get(name)
     lname = name.lower()
     for k in list(headers.keys()):
         if k.lower() == lname:
@@ -281,12 +289,18 @@ def header_get(headers: MutableMapping[str, str], name: str) -> str | None:
 
 def header_set(headers: MutableMapping[str, str], name: str, value: str) -> None:
     """Set a header, replacing any differently-cased copy."""
+    if _case_insensitive(headers):
+        headers[name] = value
+        return
     header_del(headers, name)
     headers[name] = value
 
 
 def header_del(headers: MutableMapping[str, str], name: str) -> None:
     """Remove every copy of a header, matched case-insensitively."""
+    if _case_insensitive(headers):
+        headers.pop(name, None)
+        return
     lname = name.lower()
     for k in [k for k in list(headers.keys()) if k.lower() == lname]:
         if k in headers:
