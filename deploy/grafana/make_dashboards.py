@@ -59,6 +59,7 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
         Panel("policy_changes", "Policy revisions in use"),
         Panel("audit_queries", "Audit queries (who looked at the audit data)"),
         Panel("user_activity", "One user's activity (set the user variable)", width=24, height=10),
+        Panel("policy_inputs", "Recorded policy inputs (what `customs policy replay` evaluates)", width=24),
     ]),
 }
 
