@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,8 @@ import aiohttp
 import httpx
 import yaml
 
-from tests.proxy.harness import ALICE, BOB, Customs, FakeUpstream, free_port, start_customs, start_fake_upstream, stop
+from tests.proxy.harness import (ALICE, BOB, Customs, FakeUpstream, free_port, start_customs, start_fake_upstream,
+                                 start_redis_server, stop)
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGET = "scale-out-team-daily"
@@ -63,31 +63,6 @@ class SharedBackends:
         return [json.loads(line) for line in r.text.splitlines() if line.strip()]
 
 
-def _start_redis(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    exe = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not os.path.exists(exe):
-        raise RuntimeError("redis-server is not installed (make system-deps or apt-get install redis-server)")
-    port = free_port()
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp), "--daemonize", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=0.5, socket_connect_timeout=0.5)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                stop(proc)
-                raise RuntimeError(f"redis-server did not start on 127.0.0.1:{port}") from None
-            time.sleep(0.02)
-    client.close()
-    return proc, f"redis://127.0.0.1:{port}/0"
-
-
 def _start_clickhouse_http(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     proc = subprocess.Popen([sys.executable, "-m", "audit.clickhouse_http", "--path", str(tmp / "chdb"),
                              "--port", str(free_port())], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -111,7 +86,7 @@ def _write_limits(tmp: Path, tokens: int, capped_tokens: int) -> Path:
 @contextmanager
 def shared_backends(tmp: Path, budget_tokens: int = 10**9, capped_tokens: int = 3000) -> Iterator[SharedBackends]:
     """Redis and the ClickHouse-HTTP endpoint, stopped (by handle) on exit."""
-    redis_proc, redis_url = _start_redis(tmp)
+    redis_proc, redis_url = start_redis_server(tmp)
     try:
         ch_proc, ch_url = _start_clickhouse_http(tmp)
     except BaseException:

@@ -15,9 +15,9 @@ import redis
 from redis.commands.core import Script
 
 from proxy.budgets.accounting import ZERO, Accountant, CounterState, counter_key, new_reservation_id
+from proxy.budgets.counter_ledger import CounterLedger
 from proxy.budgets.ledger import BudgetRequest, LedgerUnavailable, Reservation
 from proxy.budgets.windows import period_key
-from proxy.exchange import Principal
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ return {n, #ids}
 """
 
 
-class RedisLedger:
+class RedisLedger(CounterLedger):
     """Ledger on a Redis server shared by every proxy replica."""
 
     def __init__(self, url: str, accountant: Accountant, timeout_s: float = 1.0) -> None:
@@ -185,20 +185,6 @@ class RedisLedger:
         keys = [self._res(res.id), self._open] + [self._counter(k) for k in res.keys]
         self._call(self._close_script, keys, [res.id, "1" if settle else "0", str(tokens), str(nano), 40 * 86400])
 
-    def settle(self, res: Reservation, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> None:
-        """Replace the hold by actual usage; after expiry the usage is still charged, once."""
-        nano = self.acct.prices.cost_nano(res.model, input_tokens, output_tokens, cached_tokens)
-        self._close(res, True, max(0, input_tokens) + max(0, output_tokens), nano)
-
-    def release(self, res: Reservation) -> None:
-        """Drop the hold without charging."""
-        self._close(res, False, 0, 0)
-
-    def _sweep(self) -> None:
-        try:
-            self.reconcile()
-        except LedgerUnavailable as e:  # reserve itself will report the outage
-            log.warning("%s", e)
 
     def reconcile(self) -> int:
         """Expire open reservations past their TTL (in batches, so no script runs long)."""
@@ -224,11 +210,6 @@ class RedisLedger:
             raise LedgerUnavailable(f"budget ledger (redis) is unavailable: {type(e).__name__}: {e}") from None
         return [tuple(int(x or 0) for x in row) if any(row) else ZERO for row in rows]  # type: ignore[misc]
 
-    def remaining(self, req: BudgetRequest | Principal, provider: str = "", model: str = "") -> dict[str, Any]:
-        """Least tokens/USD left over the budgets that apply, without holding anything."""
-        now = self.acct.clock()
-        applied = self.acct.applied_for(self.acct.subject_of(req, provider, model), now)
-        return self.acct.remaining(applied, self._states([a.key for a in applied]))
 
     def report(self, user: str | None = None, team: str | None = None) -> list[dict[str, Any]]:
         """Usage against limits in the current windows."""
@@ -247,9 +228,6 @@ class RedisLedger:
             rows.extend(self.acct.report_rows(rule, now, dict(zip(subjects, states, strict=True)), wanted))
         return rows
 
-    def cost_usd(self, model: str, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
-        """Cost in USD under the current price table."""
-        return self.acct.prices.cost_usd(model, input_tokens, output_tokens, cached_tokens)
 
     def close(self) -> None:
         """Close the connection pool."""

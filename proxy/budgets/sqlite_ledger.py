@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from proxy.budgets.accounting import ZERO, Accountant, CounterState, new_reservation_id
+from proxy.budgets.counter_ledger import CounterLedger
 from proxy.budgets.ledger import BudgetRequest, LedgerUnavailable, Reservation
 from proxy.budgets.windows import period_key
-from proxy.exchange import Principal
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def _split_key(key: str) -> tuple[str, str, str]:
     return budget, subject, period
 
 
-class SqliteLedger:
+class SqliteLedger(CounterLedger):
     """Ledger on one SQLite file; see the module docstring for the concurrency argument."""
 
     def __init__(self, path: Path, accountant: Accountant) -> None:
@@ -177,20 +177,6 @@ class SqliteLedger:
             if tokens or nano or held_t or held_n:
                 db.executemany(_UPSERT, [(k, *_split_key(k), tokens, nano, -held_t, -held_n) for k in res.keys])
 
-    def settle(self, res: Reservation, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> None:
-        """Replace the hold by actual usage; after expiry the usage is still charged, once."""
-        nano = self.acct.prices.cost_nano(res.model, input_tokens, output_tokens, cached_tokens)
-        self._close(res, True, max(0, input_tokens) + max(0, output_tokens), nano)
-
-    def release(self, res: Reservation) -> None:
-        """Drop the hold without charging."""
-        self._close(res, False, 0, 0)
-
-    def _sweep(self) -> None:
-        try:
-            self.reconcile()
-        except LedgerUnavailable as e:  # reserve itself will report the outage
-            log.warning("%s", e)
 
     def reconcile(self) -> int:
         """Expire open reservations past their TTL and forget long-closed ones."""
@@ -224,11 +210,6 @@ class SqliteLedger:
             except sqlite3.Error as e:
                 raise LedgerUnavailable(f"budget ledger is unavailable: {e}") from None
 
-    def remaining(self, req: BudgetRequest | Principal, provider: str = "", model: str = "") -> dict[str, Any]:
-        """Least tokens/USD left over the budgets that apply, without holding anything."""
-        now = self.acct.clock()
-        applied = self.acct.applied_for(self.acct.subject_of(req, provider, model), now)
-        return self.acct.remaining(applied, self._states([a.key for a in applied]))
 
     def report(self, user: str | None = None, team: str | None = None) -> list[dict[str, Any]]:
         """Usage against limits in the current windows."""
@@ -248,9 +229,6 @@ class SqliteLedger:
             rows.extend(self.acct.report_rows(rule, now, counters, wanted))
         return rows
 
-    def cost_usd(self, model: str, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
-        """Cost in USD under the current price table."""
-        return self.acct.prices.cost_usd(model, input_tokens, output_tokens, cached_tokens)
 
     def close(self) -> None:
         """Stop the checkpointer and close the connection (a later call raises LedgerUnavailable)."""

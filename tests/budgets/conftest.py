@@ -1,11 +1,7 @@
 """Fixtures for the budget tests: a real redis-server, and a ledger per backend."""
 from __future__ import annotations
 
-import os
-import shutil
 import socket
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +9,7 @@ from typing import Any
 import pytest
 
 from proxy.budgets import BudgetConfig, BudgetLimits, Ledger, PriceTable, open_ledger
+from tests.proxy.harness import start_redis_server, stop
 
 PRICES = PriceTable.from_dict({"prices": {
     "gpt-4o*": {"input": 2.5, "output": 10.0, "cached_input": 1.25},
@@ -31,39 +28,14 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A throwaway redis-server on a free loopback port; yields its URL, stops it by PID."""
-    exe = shutil.which("redis-server") or ("/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None)
-    if exe is None:
-        pytest.fail("redis-server is not installed, so the Redis ledger cannot be tested: "
-                    "run `make system-deps` or `apt-get install redis-server`", pytrace=False)
-    import redis
-
-    workdir = tmp_path_factory.mktemp("redis")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir), "--daemonize", "no", "--protected-mode", "yes"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
     try:
-        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"redis-server did not start on 127.0.0.1:{port}", pytrace=False)
-                time.sleep(0.02)
-        client.close()
+        proc, url = start_redis_server(tmp_path_factory.mktemp("redis"))
+    except RuntimeError as e:
+        pytest.fail(f"the Redis ledger cannot be tested: {e}", pytrace=False)
+    try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop(proc)
 
 
 @pytest.fixture

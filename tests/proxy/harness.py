@@ -174,3 +174,33 @@ def start_customs(tmp: Path, upstream: FakeUpstream, extra: dict[str, Any] | Non
         time.sleep(0.1)
     stop(proc)
     raise TimeoutError(f"customs did not become healthy in {timeout}s:\n{c.logs()[-4000:]}")
+
+
+def start_redis_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A throwaway redis-server on a free loopback port (no persistence); (process, URL)."""
+    import shutil
+
+    import redis
+
+    exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not os.path.exists(exe):
+        raise RuntimeError("redis-server is not installed: run `make system-deps` or `apt-get install redis-server`")
+    port = free_port()
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(workdir), "--daemonize", "no", "--protected-mode", "yes"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    deadline = time.monotonic() + 10
+    try:
+        while True:
+            try:
+                client.ping()
+                return proc, url
+            except redis.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    stop(proc)
+                    raise RuntimeError(f"redis-server did not start on 127.0.0.1:{port}") from None
+                time.sleep(0.02)
+    finally:
+        client.close()
