@@ -61,6 +61,7 @@ class Auditor:
         self._cursor_dirty = False
         self._progress = threading.Condition()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self.shipped_total = 0
         self.ship_errors_total = 0
         self.corrupt_total = 0
@@ -294,8 +295,10 @@ class Auditor:
             if batch is None:
                 self.spool.appended.wait(timeout=0.5)
                 self.spool.appended.clear()
-                # linger briefly so a burst becomes one insert rather than many small ones
-                self._stop.wait(min(0.02, self.config.fsync_interval_ms / 1000))
+                # let events gather so they become one insert rather than many small ones;
+                # flush() and close() cut the wait short
+                self._wake.wait(self.config.ship_interval_ms / 1000)
+                self._wake.clear()
                 continue
             try:
                 self._ship(batch)
@@ -317,11 +320,13 @@ class Auditor:
     def flush(self, timeout: float = 10) -> bool:
         """fsync, then wait until everything recorded so far is in the store."""
         self.spool.sync()
+        self._wake.set()
         target = self._lines_recorded()
         deadline = time.monotonic() + timeout
         self.spool.appended.set()
         with self._progress:
             while self._shipped_lines < target:
+                self._wake.set()
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -346,6 +351,7 @@ class Auditor:
     def close(self) -> None:
         """Stop shipping (what is unshipped stays in the spool for the next start) and release all."""
         self._stop.set()
+        self._wake.set()
         self.spool.appended.set()
         if self._shipper.is_alive():
             self._shipper.join(timeout=30)
