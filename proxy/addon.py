@@ -92,9 +92,6 @@ class CustomsAddon:
     def client_disconnected(self, client) -> None:  # noqa: ANN001 - mitmproxy's Client
         self._conn_principals.pop(client.id, None)
 
-    def next_layer(self, nextlayer) -> None:  # noqa: ANN001
-        pass
-
     # -- request ---------------------------------------------------------------------------
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
