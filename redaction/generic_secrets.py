@@ -80,6 +80,26 @@ _PLACEHOLDER = re.compile(r"^(?:SECRET|PII|LICENSE)_[A-Z0-9_]+_\d+$")
 _REPEATS = re.compile(r"(.)\1{5,}|(?i:x{4,}|\*{3,}|\.{3,}|example|sample|placeholder|changeme|your)")
 # Keyboard/alphabet runs: a short value made of them is a dummy; a long one merely contains one.
 _RUNS = re.compile(r"(?i:abcdef|123456|qwerty)")
+_REPEAT_RUN = re.compile(r"(.)\1{5,}")
+
+
+def _repeats(core: str) -> bool:
+    """_REPEATS.search(core), with the caseless words checked as substrings of core.lower()."""
+    if not core.isascii():  # Unicode case folding (e.g. long s) is the regex engine's business
+        return _REPEATS.search(core) is not None
+    if _REPEAT_RUN.search(core) is not None:
+        return True
+    low = core.lower()
+    return ("xxxx" in low or "***" in low or "..." in low or "example" in low or "sample" in low
+            or "placeholder" in low or "changeme" in low or "your" in low)
+
+
+def _runs(core: str) -> bool:
+    """_RUNS.search(core), as substrings of core.lower() for ASCII text."""
+    if not core.isascii():
+        return _RUNS.search(core) is not None
+    low = core.lower()
+    return "abcdef" in low or "123456" in low or "qwerty" in low
 _WORDY = re.compile(r"[A-Za-z][a-z]{2,}|[A-Z]{2,}(?![a-z])")
 
 
@@ -96,16 +116,15 @@ def _identifier_like(tok: str) -> bool:
         if not part:
             continue
         total += 1
-        words = _WORDY.findall(part)
-        covered = sum(len(w) for w in words)
-        if covered >= len(part) - 2 and not any(c.isdigit() for c in part[:-2]):
+        covered = sum(map(len, _WORDY.findall(part)))
+        if covered >= len(part) - 2 and not any(map(str.isdigit, part[:-2])):
             alpha_parts += 1
     return total > 0 and alpha_parts == total
 
 
 def _wordish(tok: str) -> bool:
     """Mostly dictionary-like letter runs (b64encode, utf8_decode, sha256sum): a name, not a key."""
-    covered = sum(len(w) for w in _WORDY.findall(tok))
+    covered = sum(map(len, _WORDY.findall(tok)))
     return covered >= 0.6 * len(tok)
 
 
@@ -134,7 +153,7 @@ def is_random_token(tok: str, keyword: bool) -> tuple[bool, float]:
         return True, 0.6
     if is_templated_secret(core) or core[0] == "$" or is_sequential_string(core):
         return False, 0.0
-    if _REPEATS.search(core) or (n < 32 and _RUNS.search(core)):
+    if _repeats(core) or (n < 32 and _runs(core)):
         return False, 0.0
     lower, upper, digit, other = char_classes(core)
     classes = lower + upper + digit
@@ -151,7 +170,7 @@ def is_random_token(tok: str, keyword: bool) -> tuple[bool, float]:
         return False, 0.0
     if keyword:
         # Hex keys have a 16-letter alphabet: their entropy tops out lower than base62's.
-        hexish = all(c in "0123456789abcdefABCDEF-" for c in core)
+        hexish = not core.strip("0123456789abcdefABCDEF-")  # every character is one of these
         floor = 2.7 if hexish else (2.8 if n < 16 else 3.0)
         if ent < floor:
             return False, 0.0
@@ -160,7 +179,7 @@ def is_random_token(tok: str, keyword: bool) -> tuple[bool, float]:
     # a digest or commit id far more often than a credential in source.
     if not digit or not (lower or upper):
         return False, 0.0
-    hexish = all(c in "0123456789abcdefABCDEF" for c in core)
+    hexish = not core.strip("0123456789abcdefABCDEF")
     if hexish or is_potential_uuid(core):
         return False, 0.0
     if ent < 3.6 or (n < 28 and not (lower and upper and digit)):
