@@ -113,6 +113,24 @@ class CustomsAddon:
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None:  # already answered (407, refused upgrade)
             return
+        try:
+            self._request(flow)
+        except Exception:  # noqa: BLE001
+            # mitmproxy logs a hook's exception and forwards the flow anyway: that would send an
+            # unscanned request upstream. Fail closed instead, without echoing any content.
+            log.exception("internal error while inspecting a request; refused")
+            state = flow.metadata.get("customs")
+            adapter = state.target.adapter if isinstance(state, FlowState) else None
+            flow.response = _error(adapter, "", 500, "Customs could not inspect this request; it was not forwarded",
+                                   "inspection_failed")
+            if isinstance(state, FlowState) and not state.settled:
+                state.ex.status, state.ex.error = 500, "inspection_failed"
+                try:
+                    self._finish(flow, state)
+                except Exception:  # noqa: BLE001 - the refusal stands whatever the bookkeeping does
+                    log.exception("could not record the refused exchange")
+
+    def _request(self, flow: http.HTTPFlow) -> None:
         started = time.perf_counter_ns()
         req = flow.request
         gateway = isinstance(flow.client_conn.proxy_mode, ReverseMode)

@@ -6,6 +6,7 @@ response in the provider's own format.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from proxy.routing import Target
 from proxy.services import Services
 from redaction import Finding, mask
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 CHARS_PER_TOKEN = 4  # a deliberately cheap estimate; the provider's usage settles the ledger
 AMPLE_FACTOR = 4  # a budget with this many times a request's need left cannot change its decision
 
@@ -58,7 +60,17 @@ def parse_json_body(raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise Refusal(400, f"request body is not valid UTF-8 (byte {exc.start})", "invalid_encoding") from None
     try:
-        return json.loads(text)
+        doc = json.loads(text)
+        if _SURROGATE_ESCAPE.search(text):
+            # JSON lets \ud800 stand alone; such text is not Unicode, cannot be scanned reliably
+            # and no provider accepts it. Valid pairs decode to one character and pass this.
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        return doc
+    except UnicodeEncodeError:
+        raise Refusal(400, "request body contains an unpaired UTF-16 surrogate escape (invalid Unicode)",
+                      "invalid_encoding") from None
+    except RecursionError:
+        raise Refusal(400, "request body is nested too deeply to inspect", "invalid_json") from None
     except json.JSONDecodeError as exc:
         raise Refusal(400, f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                       "invalid_json") from None

@@ -240,3 +240,22 @@ def test_secret_invented_by_the_model_is_masked_in_a_stream(customs: Customs) ->
         extra_headers={"x-fake-append": f"and here is another: {INVENTED} done"})
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert text == f"echo: mine is {AWS_KEY} and here is another: [REDACTED_SECRET_AWS_ACCESS_KEY] done"
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000 + b"]" * 100_000,  # deeper than Python's recursion limit
+    b'{"model": "gpt-4o", "messages": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    b"[]", b'"just a string"', b"null", b"1e999999", b'{"messages": "not a list"}',
+    b'{"model": "gpt-4o", "messages": [{"role": "user", "content": {"nested": [1, 2, {"x": null}]}}]}',
+    b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "\\ud800 lone surrogate"}]}',
+])
+def test_hostile_bodies_are_refused_and_never_forwarded(customs: Customs, upstream: FakeUpstream, body: bytes) -> None:
+    before = len(upstream.requests())
+    r = httpx.post(f"{customs.gateway}/openai/v1/chat/completions", content=body, timeout=30,
+                   headers={"authorization": f"Bearer {ALICE}", "content-type": "application/json"})
+    if r.status_code == 200:  # accepted only if it is a valid request, and then it was scanned
+        assert len(upstream.requests()) == before + 1
+    else:
+        assert 400 <= r.status_code < 600 and "error" in r.json()
+        assert len(upstream.requests()) == before
+    assert httpx.get(f"{customs.admin}/healthz").status_code == 200  # the process survived
