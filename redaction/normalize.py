@@ -83,6 +83,16 @@ def needs_normalizing(text: str) -> bool:
             or ("%" in text and _PCT_ESC.search(text) is not None))
 
 
+def escape_positions(text: str) -> list[int]:
+    """Where in `text` the matches of needs_normalizing's searches start (unsorted)."""
+    out = [m.start() for m in _ZW_ONLY.finditer(text)]
+    if "\\u" in text:
+        out.extend(m.start() for m in _U_ESC.finditer(text))
+    if "%" in text:
+        out.extend(m.start() for m in _PCT_ESC.finditer(text))
+    return out
+
+
 def normalize(text: str) -> Normalized:
     """Return `text` without zero-width characters and with JSON/URL escapes decoded."""
     if _NEEDS_WORK.search(text) is None:

@@ -24,7 +24,9 @@ import bisect
 import itertools
 import re
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from itertools import accumulate, compress, count, repeat
+from operator import add, is_not, not_
 from typing import Iterable
 
 import hyperscan
@@ -45,13 +47,12 @@ from .generic_secrets import (
 )
 from .license_rules import ANCHORS as LICENSE_ANCHORS
 from .license_rules import GPL_TEXT, PROPRIETARY, SPDX, gpl_type
-from .normalize import Normalized, needs_normalizing, normalize
+from .normalize import Normalized, escape_positions, needs_normalizing, normalize
 from .pii import build_pii_rules
 from .secret_rules import SecretRule, build_rules, kubernetes_secret_values
 
 # A cached line result: (kind, type, start, end, score, detector) relative to the line.
 _Hit = tuple[str, str, int, int, float, str]
-_NL = re.compile(rb"\n")
 _HAS_DIGIT = re.compile(r"\d")
 _B64 = re.compile(r"^[A-Za-z0-9+/_\-]+={0,2}$")
 _PRINTABLE = re.compile(r"[\x20-\x7e\t\r\n]")
@@ -63,7 +64,6 @@ _WINDOW_LINE = 512
 _WINDOW_PAD = 64
 _WINDOW_MAX = 512
 _WARM_UP = "mail a.b@example.co.uk, call +1 (212) 555-0187 or 020 7946 0958, 198.51.100.7, token = 'x'"
-_IDENTITY = Normalized("")  # stands in for "this line needed no normalising"
 _PLAIN_TEXT = "\x00plain"  # _decoded_secret: decodes to readable text with no secret in it
 
 
@@ -130,11 +130,12 @@ class Scanner:
         lines = text.split("\n")
         per_line = self._line_results(lines)
         hits: list[tuple[str, str, int, int, float, str]] = []
-        offset = 0
-        for line, res in zip(lines, per_line):
-            if res:
-                hits.extend((k, t, offset + s, offset + e, sc, d) for k, t, s, e, sc, d in res)
-            offset += len(line) + 1
+        rows = list(compress(range(len(lines)), per_line))  # lines with hits (most have none)
+        if rows:
+            starts = _line_starts(lines)
+            for i in rows:
+                offset = starts[i]
+                hits.extend((k, t, offset + s, offset + e, sc, d) for k, t, s, e, sc, d in per_line[i])
         if self._multi_rules:
             hits.extend(self._multiline_hits(text))
         return [Finding(k, t, s, e, sc, d) for k, t, s, e, sc, d in _resolve(hits)]  # type: ignore[arg-type]
@@ -142,27 +143,26 @@ class Scanner:
     # ------------------------------------------------------------------ lines
 
     def _line_results(self, lines: list[str]) -> list[tuple[_Hit, ...]]:
-        out: list[tuple[_Hit, ...] | None] = [None] * len(lines)
-        missing: list[int] = []
         cache = self._cache
-        get, touch = cache.get, cache.move_to_end
         with self._cache_lock:
-            # The keystroke hot path: one dict lookup per line (very short lines are stored too).
-            for i, line in enumerate(lines):
-                res = get(line)
-                if res is None:
-                    missing.append(i)
-                else:
-                    touch(line)
-                    out[i] = res
-        if missing:
-            fresh = self._scan_lines([lines[i] for i in missing], depth=0)
-            with self._cache_lock:
-                for i, res in zip(missing, fresh):
-                    out[i] = res
-                    cache[lines[i]] = res
-                while len(cache) > self.config.cache_size:
-                    cache.popitem(last=False)
+            # The keystroke hot path: one dict lookup per line (very short lines are stored too),
+            # looped in C; seen lines move to the LRU's young end, in line order.
+            out: list[tuple[_Hit, ...] | None] = list(map(cache.get, lines))
+            if None not in out:
+                deque(map(cache.move_to_end, lines), 0)
+                return out  # type: ignore[return-value]
+            seen = list(map(is_not, out, repeat(None)))
+            deque(map(cache.move_to_end, compress(lines, seen)), 0)
+        missing = list(compress(range(len(lines)), map(not_, seen)))
+        # A line's result depends on its content only: scan each distinct new line once.
+        new_lines = list(dict.fromkeys(map(lines.__getitem__, missing)))
+        fresh = dict(zip(new_lines, self._scan_lines(new_lines, depth=0)))
+        with self._cache_lock:
+            cache.update(fresh)
+            while len(cache) > self.config.cache_size:
+                cache.popitem(last=False)
+        for i in missing:
+            out[i] = fresh[lines[i]]
         return out  # type: ignore[return-value]
 
     def _scratch(self) -> hyperscan.Scratch:
@@ -172,33 +172,42 @@ class Scanner:
             self._local.scratch = scratch
         return scratch
 
-    def _anchor_hits(self, lines: list[str]) -> tuple[
-            list[set[tuple[int, int]]], dict[tuple[int, int], list[tuple[int, int]]], dict[int, list[int]]]:
-        """One Hyperscan pass over all new lines.
+    def _anchor_hits(self, lines: list[str], joined: str, starts: list[int]) -> tuple[
+            dict[int, set[tuple[int, int]]], dict[tuple[int, int], list[tuple[int, int]]], dict[int, list[int]]]:
+        """One Hyperscan pass over all new lines (`joined`, whose lines begin at `starts`).
 
-        Returns, per line, which (category, rule) anchors occur in it, and for PII anchors on
-        long lines the anchor spans (line-relative character offsets), so that presidio runs
-        on windows around the candidates instead of on a whole minified/generated line.
+        Returns which (category, rule) anchors occur in which line (lines without any are
+        absent: that is most of them), and for PII anchors on long lines the anchor spans
+        (line-relative character offsets), so that presidio runs on windows around the
+        candidates instead of on a whole minified/generated line.
         """
-        found: list[set[tuple[int, int]]] = [set() for _ in lines]
+        found: dict[int, set[tuple[int, int]]] = {}
         spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
         if self._db is None:
             return found, spans, {}
-        data = "\n".join(lines).encode("utf-8", "surrogatepass")
-        newlines = [m.start() for m in _NL.finditer(data)]
+        if joined.isascii():  # bytes are characters
+            data = joined.encode("ascii")
+            bstarts = starts
+        else:
+            data = joined.encode("utf-8", "surrogatepass")
+            bstarts = _line_starts([line.encode("utf-8", "surrogatepass") for line in lines])
         ids = self._ids
-        long_lines = {i for i, line in enumerate(lines) if len(line) > _WINDOW_LINE}
         raw: dict[tuple[int, int], list[tuple[int, int]]] = {}
         kw_raw: dict[int, list[int]] = {}
+        line_of = bisect.bisect_right
 
         def on_match(id_: int, start: int, end: int, _flags: int, _ctx: object) -> None:
             # The anchor lies in the line that contains its last byte.
-            li = bisect.bisect_left(newlines, end - 1 if end else 0)
+            li = line_of(bstarts, end - 1 if end else 0) - 1
             key = ids[id_]
-            found[li].add(key)
+            rules = found.get(li)
+            if rules is None:
+                found[li] = {key}
+            else:
+                rules.add(key)
             if key[0] == _KEYWORD:
                 kw_raw.setdefault(li, []).append(end)
-            elif key[0] == _PII and li in long_lines:
+            elif key[0] == _PII and len(lines[li]) > _WINDOW_LINE:
                 raw.setdefault((li, key[1]), []).append((start, end))
 
         self._db.scan(data, match_event_handler=on_match, scratch=self._scratch())
@@ -206,7 +215,7 @@ class Scanner:
 
         def to_chars(li: int, b: int) -> int:
             """Line-relative character offset of batch byte offset `b` (end-exclusive)."""
-            rel = b - (newlines[li - 1] + 1 if li else 0)
+            rel = b - bstarts[li]
             line = lines[li]
             if line.isascii():
                 return rel
@@ -223,20 +232,30 @@ class Scanner:
 
     def _scan_lines(self, raw_lines: list[str], depth: int) -> list[tuple[_Hit, ...]]:
         """Hits for lines not in the cache, with spans indexing the raw (un-normalised) lines."""
-        if needs_normalizing("\n".join(raw_lines)):
-            norms = [normalize(line) for line in raw_lines]
-            lines = [n.text for n in norms]
-        else:  # the common case: nothing to undo, skip the per-line work
-            norms = [_IDENTITY] * len(raw_lines)
-            lines = raw_lines
-        anchors, pii_spans, kw_ends = self._anchor_hits(lines)
+        lines = raw_lines
+        joined = "\n".join(lines)
+        starts = _line_starts(lines)
+        norms: dict[int, Normalized] = {}
+        if needs_normalizing(joined):
+            # Only lines holding an escape or invisible character change (the common case:
+            # none, or a '%2F' somewhere); the rest are their own normal form.
+            for li in sorted({bisect.bisect_right(starts, pos) - 1 for pos in escape_positions(joined)}):
+                norm = normalize(lines[li])
+                if norm.edits:
+                    norms[li] = norm
+            if norms:
+                lines = list(lines)
+                for li, norm in norms.items():
+                    lines[li] = norm.text
+                joined = "\n".join(lines)
+                starts = _line_starts(lines)
+        anchors, pii_spans, kw_ends = self._anchor_hits(lines, joined, starts)
         cfg = self.config
-        results: list[list[_Hit]] = [[] for _ in lines]
-        lockfile_lines = {li for li, hit_rules in enumerate(anchors) if (_LOCKFILE, 0) in hit_rules}
-        for li, (line, hit_rules) in enumerate(zip(lines, anchors)):
-            if not hit_rules:
-                continue
-            hits = results[li]
+        results: dict[int, list[_Hit]] = {}
+        lockfile_lines = {li for li, hit_rules in anchors.items() if (_LOCKFILE, 0) in hit_rules}
+        for li, hit_rules in anchors.items():
+            line = lines[li]
+            hits = results[li] = []
             license_hit = False
             for cat, idx in hit_rules:
                 if cat == _SECRET:
@@ -248,21 +267,20 @@ class Scanner:
             if license_hit:
                 hits.extend(_license_hits(line))
         if cfg.secrets:
-            self._generic_hits(lines, kw_ends, lockfile_lines, results, depth)
-        out: list[tuple[_Hit, ...]] = []
-        for norm, hits in zip(norms, results):
-            if norm.edits:
+            self._generic_hits(lines, joined, starts, kw_ends, lockfile_lines, results, depth)
+        out: list[tuple[_Hit, ...]] = [()] * len(lines)
+        for li, hits in results.items():
+            if not hits:
+                continue
+            norm = norms.get(li)
+            if norm is not None:
                 hits = [(k, t, *norm.to_original(s, e), sc, d) for k, t, s, e, sc, d in hits]
-            out.append(tuple(hits))
+            out[li] = tuple(hits)
         return out
 
-    def _generic_hits(self, lines: list[str], kw_ends: dict[int, list[int]], lockfile_lines: set[int],
-                      results: list[list[_Hit]], depth: int) -> None:
-        """Random-looking tokens (one regex pass over all new lines), judged per token."""
-        batch = "\n".join(lines)
-        line_starts = [0]
-        for line in lines[:-1]:
-            line_starts.append(line_starts[-1] + len(line) + 1)
+    def _generic_hits(self, lines: list[str], batch: str, line_starts: list[int], kw_ends: dict[int, list[int]],
+                      lockfile_lines: set[int], results: dict[int, list[_Hit]], depth: int) -> None:
+        """Random-looking tokens (one regex pass over all new lines, `batch`), judged per token."""
         b64_min = self.config.decode_base64_min_len
         candidates: list[tuple[int, int, int, str]] = []  # (line, start, end, token) in batch offsets
         for li, ends in kw_ends.items():
@@ -272,7 +290,7 @@ class Scanner:
             for vs, ve, value in assigned_values(line, ends):
                 ok, score = is_random_token(value, keyword=True)
                 if ok and li not in lockfile_lines:
-                    results[li].append(("secret", "GENERIC_SECRET", vs, ve, score, "keyword"))
+                    results.setdefault(li, []).append(("secret", "GENERIC_SECRET", vs, ve, score, "keyword"))
             for m in TOKEN.finditer(line):
                 tok = m.group()
                 # Longer ones come from the batch pass below; digit-free names (auth_flow,
@@ -294,7 +312,7 @@ class Scanner:
                     if not kw:
                         continue  # base64 of ordinary text: encoded, not random
                 elif inner is not None:
-                    results[li].append(("secret", inner, start - base, end - base, 1.0, "base64"))
+                    results.setdefault(li, []).append(("secret", inner, start - base, end - base, 1.0, "base64"))
                     continue
             ok, score = is_random_token(tok, kw)
             if not ok:
@@ -304,7 +322,7 @@ class Scanner:
             if li in lockfile_lines or hash_context(line, s) or in_url_path(line, s):
                 continue
             type_ = "GENERIC_SECRET" if kw else "HIGH_ENTROPY_STRING"
-            results[li].append(("secret", type_, s, e, score, "entropy"))
+            results.setdefault(li, []).append(("secret", type_, s, e, score, "entropy"))
 
     @staticmethod
     def _rule_hits(rule: SecretRule, line: str) -> Iterable[_Hit]:
@@ -360,6 +378,13 @@ class Scanner:
                     continue
                 hits.append(("secret", rule.type, s, e, 1.0, "rule"))
         return hits
+
+
+def _line_starts(lines: list[str] | list[bytes]) -> list[int]:
+    """Where each line starts in its "\n"-join, plus one sentinel past the end (computed in C)."""
+    starts = [0]
+    starts.extend(map(add, accumulate(map(len, lines)), count(1)))
+    return starts
 
 
 def _windows(line: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
