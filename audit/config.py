@@ -15,7 +15,7 @@ class AuditConfig:
     spool_dir: str = "spool"  # relative to data_dir
     spool_max_bytes: int = 1 << 30
     fsync_interval_ms: int = 50  # group commit window: power loss costs at most this
-    batch_max_events: int = 5000
+    batch_max_events: int = 20000  # a batch is also bounded by its spool segment (<= 64 MB)
     # How long the shipper lets events gather before an insert: ClickHouse (and chDB in this
     # process) spends far less CPU on a few large inserts than on many small parts to merge.
     ship_interval_ms: int = 1000
