@@ -243,7 +243,7 @@ class CustomsAddon:
             state.prompt_text = "\n".join(seg.text for seg in info.segments)
         self._swap_credentials(req, target)
         _point_upstream(req, target)
-        state.guard = InventedSecretGuard(self.s.scanner)
+        state.guard = InventedSecretGuard(self.s.response_scanner)
         state.filter = VaultTextFilter(self.s.vaults.get(state.principal.id), state.guard, _RESPONSE_KEEP_CHARS)
         state.drop_usage = drop_usage
         ex.upstream_started_ns = time.perf_counter_ns()

@@ -1,6 +1,7 @@
 """The long-lived parts one proxy process holds, opened once from the Config and passed down."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ class Services:
     config: Config
     directory: Directory
     scanner: Scanner
+    response_scanner: Scanner  # secrets only: what the guard masks in model output
     vaults: VaultStore
     policy: CachedPolicy
     policy_config: PolicyConfig
@@ -41,10 +43,12 @@ def open_services(config: Config) -> Services:
     policy_config = PolicyConfig.from_dict(config.policy)
     budget_config = BudgetConfig.from_dict(config.budgets)
     policy = CachedPolicy(load_engine(policy_config), Path(policy_config.dir))
+    scanner_config = ScannerConfig.from_dict(config.redaction)
     return Services(
         config=config,
         directory=Directory(Path(config.users_file)),
-        scanner=Scanner(ScannerConfig.from_dict(config.redaction)),
+        scanner=Scanner(scanner_config),
+        response_scanner=Scanner(dataclasses.replace(scanner_config, pii=False, license=False)),
         vaults=VaultStore(),
         policy=policy,
         policy_config=policy_config,
