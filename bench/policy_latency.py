@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from proxy.decision_cache import CachedPolicy
 from proxy.opa_rest import OpaRestServer
 from proxy.policy import EmbeddedEngine, OpaServerEngine, PolicyConfig
 
@@ -79,6 +80,11 @@ def main() -> int:
     rows = []
     embedded = EmbeddedEngine(PolicyConfig(dir=str(POLICIES), reload_interval_s=3600))
     rows.append(("embedded (regopy, in process)", measure(embedded.decide, cases, args.n)))
+    # What the proxy calls: the decision cache in front of the engine. Copilot asks the same
+    # question on every keystroke (only volatile fields such as `now` differ), so it hits.
+    cached = CachedPolicy(embedded, POLICIES)
+    keystrokes = [c | {"now": f"2026-11-26T13:00:{i % 60:02d}Z"} for i, c in enumerate(cases * 10)]
+    rows.append(("embedded + decision cache (repeated inputs, proxy path)", measure(cached.decide, keystrokes, args.n)))
     with OpaRestServer() as server:
         opa = OpaServerEngine(PolicyConfig(engine="opa", dir=str(POLICIES), opa_url=server.url, reload_interval_s=3600))
         rows.append(("OPA REST API on loopback (regopy server)", measure(opa.decide, cases, max(300, args.n // 5))))
