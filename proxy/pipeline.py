@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from redaction import Finding, mask
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 CHARS_PER_TOKEN = 4  # a deliberately cheap estimate; the provider's usage settles the ledger
 AMPLE_FACTOR = 4  # a budget with this many times a request's need left cannot change its decision
+AMPLE_RECHECK_S = 1.0
 
 
 class Refusal(Exception):
@@ -79,6 +81,9 @@ def parse_json_body(raw: bytes) -> Any:
 class Pipeline:
     def __init__(self, services: Services) -> None:
         self.s = services
+        # Budgets seen far from their limit recently, per subject: the policy input needs no
+        # ledger read for them for AMPLE_RECHECK_S (the reservation itself is still atomic).
+        self._ample_until: dict[tuple[str, ...], tuple[float, bool]] = {}
 
     def inspect(self, ex: Exchange, target: Target, principal: Principal, method: str,
                 query: Any, body: Any, headers: Any) -> Inspection:
@@ -196,16 +201,26 @@ class Pipeline:
         it may use); otherwise null with `ample: true`, which keeps the input — and so the
         cached decision — the same from one keystroke to the next.
         """
+        need = estimate + (info.max_tokens or self.s.budget_config.default_max_tokens)
+        subject = (principal.id, principal.team, principal.key_id, target.provider, info.model, str(need))
+        now = time.monotonic()
+        seen = self._ample_until.get(subject)
+        if seen is not None and seen[0] > now:
+            return {"remaining_tokens": None, "remaining_usd": None, "ample": seen[1]}
         try:
             rem = self.s.ledger.remaining(self._budget_request(principal, target, info, estimate))
         except LedgerUnavailable:
             rem = {}
-        need = estimate + (info.max_tokens or self.s.budget_config.default_max_tokens)
         tokens, usd = rem.get("tokens"), rem.get("usd")
         need_usd = self.s.ledger.cost_usd(info.model, estimate, need - estimate) if usd is not None else 0.0
         tight_tokens = tokens is not None and tokens < AMPLE_FACTOR * need
         tight_usd = usd is not None and usd < AMPLE_FACTOR * need_usd
         if not (tight_tokens or tight_usd):
+            # Far from the limit (twice the margin): skip the read for a moment.
+            if (tokens is None or tokens >= 2 * AMPLE_FACTOR * need) and (usd is None or usd >= 2 * AMPLE_FACTOR * need_usd):
+                if len(self._ample_until) > 10_000:
+                    self._ample_until.clear()
+                self._ample_until[subject] = (now + AMPLE_RECHECK_S, bool(rem))
             return {"remaining_tokens": None, "remaining_usd": None, "ample": bool(rem)}
         return {"remaining_tokens": tokens if tight_tokens else None, "remaining_usd": usd if tight_usd else None,
                 "ample": False, "budget": rem.get("budget"), "resets_at": rem.get("resets_at")}
