@@ -42,6 +42,9 @@ KEYWORD_PATTERNS: tuple[tuple[str, bool], ...] = (
 # '=' only as trailing base64 padding, so `key=value` yields the value as its own token.
 TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/.~])[A-Za-z0-9_\-+/.~]{8,}={0,3}")
 LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/.~])[A-Za-z0-9_\-+/.~]{20,}={0,3}")
+# Hyperscan: the end of every run of >= 20 token characters, once per run (the 20 characters
+# before a non-token character or the end): the lines where LONG_TOKEN can match.
+LONG_RUN_END = r"[A-Za-z0-9_\-+/.~]{20}(?:[^A-Za-z0-9_\-+/.~]|$)"
 # A quoted value assigned to a keyword-named thing; may contain punctuation (passwords do).
 # Matched from where a keyword ends (reported by the Hyperscan pass), so that a long run of
 # word characters cannot make the regex engine try every split of it.

@@ -37,6 +37,7 @@ from .generic_secrets import (
     KEYWORD,
     KEYWORD_PATTERNS,
     LOCKFILE_PATTERNS,
+    LONG_RUN_END,
     LONG_TOKEN,
     TOKEN,
     assigned_values,
@@ -57,7 +58,7 @@ _HAS_DIGIT = re.compile(r"\d")
 _B64 = re.compile(r"^[A-Za-z0-9+/_\-]+={0,2}$")
 _PRINTABLE = re.compile(r"[\x20-\x7e\t\r\n]")
 
-_SECRET, _PII, _LICENSE, _KEYWORD, _LOCKFILE = 0, 1, 2, 3, 4
+_SECRET, _PII, _LICENSE, _KEYWORD, _LOCKFILE, _LONG_RUN = 0, 1, 2, 3, 4, 5
 # Lines longer than this get PII recognizers on windows around anchors, not on the whole line
 # (presidio's regexes and phonenumbers are super-linear on long digit/colon-heavy lines).
 _WINDOW_LINE = 512
@@ -108,6 +109,9 @@ class Scanner:
                 exprs.append(pattern.encode())
                 flags.append(0)
                 self._ids.append((_LOCKFILE, 0))
+            exprs.append(LONG_RUN_END.encode())
+            flags.append(0)
+            self._ids.append((_LONG_RUN, 0))
         self._db: hyperscan.Database | None = None
         if exprs:
             self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
@@ -173,18 +177,21 @@ class Scanner:
         return scratch
 
     def _anchor_hits(self, lines: list[str], joined: str, starts: list[int]) -> tuple[
-            dict[int, set[tuple[int, int]]], dict[tuple[int, int], list[tuple[int, int]]], dict[int, list[int]]]:
+            dict[int, set[tuple[int, int]]], dict[tuple[int, int], list[tuple[int, int]]], dict[int, list[int]],
+            set[int]]:
         """One Hyperscan pass over all new lines (`joined`, whose lines begin at `starts`).
 
         Returns which (category, rule) anchors occur in which line (lines without any are
         absent: that is most of them), and for PII anchors on long lines the anchor spans
         (line-relative character offsets), so that presidio runs on windows around the
-        candidates instead of on a whole minified/generated line.
+        candidates instead of on a whole minified/generated line. Last, the lines holding a
+        run of >= 20 token characters (where LONG_TOKEN can match).
         """
         found: dict[int, set[tuple[int, int]]] = {}
         spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        long_lines: set[int] = set()
         if self._db is None:
-            return found, spans, {}
+            return found, spans, {}, long_lines
         if joined.isascii():  # bytes are characters
             data = joined.encode("ascii")
             bstarts = starts
@@ -200,6 +207,9 @@ class Scanner:
             # The anchor lies in the line that contains its last byte.
             li = line_of(bstarts, end - 1 if end else 0) - 1
             key = ids[id_]
+            if key[0] == _LONG_RUN:
+                long_lines.add(li)
+                return
             rules = found.get(li)
             if rules is None:
                 found[li] = {key}
@@ -228,7 +238,7 @@ class Scanner:
         for (li, idx), byte_spans in raw.items():
             spans[(li, idx)] = [(max(0, to_chars(li, s + 1) - 1), to_chars(li, e)) for s, e in byte_spans]
         kw_ends = {li: sorted({to_chars(li, e) for e in ends}) for li, ends in kw_raw.items()}
-        return found, spans, kw_ends
+        return found, spans, kw_ends, long_lines
 
     def _scan_lines(self, raw_lines: list[str], depth: int) -> list[tuple[_Hit, ...]]:
         """Hits for lines not in the cache, with spans indexing the raw (un-normalised) lines."""
@@ -249,7 +259,7 @@ class Scanner:
                     lines[li] = norm.text
                 joined = "\n".join(lines)
                 starts = _line_starts(lines)
-        anchors, pii_spans, kw_ends = self._anchor_hits(lines, joined, starts)
+        anchors, pii_spans, kw_ends, long_lines = self._anchor_hits(lines, joined, starts)
         cfg = self.config
         results: dict[int, list[_Hit]] = {}
         lockfile_lines = {li for li, hit_rules in anchors.items() if (_LOCKFILE, 0) in hit_rules}
@@ -267,7 +277,7 @@ class Scanner:
             if license_hit:
                 hits.extend(_license_hits(line))
         if cfg.secrets:
-            self._generic_hits(lines, joined, starts, kw_ends, lockfile_lines, results, depth)
+            self._generic_hits(lines, joined, starts, kw_ends, long_lines, lockfile_lines, results, depth)
         out: list[tuple[_Hit, ...]] = [()] * len(lines)
         for li, hits in results.items():
             if not hits:
@@ -279,8 +289,9 @@ class Scanner:
         return out
 
     def _generic_hits(self, lines: list[str], batch: str, line_starts: list[int], kw_ends: dict[int, list[int]],
-                      lockfile_lines: set[int], results: dict[int, list[_Hit]], depth: int) -> None:
-        """Random-looking tokens (one regex pass over all new lines, `batch`), judged per token."""
+                      long_lines: set[int], lockfile_lines: set[int], results: dict[int, list[_Hit]],
+                      depth: int) -> None:
+        """Random-looking tokens in the new lines (`batch`), judged per token."""
         b64_min = self.config.decode_base64_min_len
         candidates: list[tuple[int, int, int, str]] = []  # (line, start, end, token) in batch offsets
         for li, ends in kw_ends.items():
@@ -298,10 +309,15 @@ class Scanner:
                 if len(tok) < 20 and (_HAS_DIGIT.search(tok) or not (
                         tok.islower() or tok.isupper() or "_" in tok or "." in tok)):
                     candidates.append((li, base + m.start(), base + m.end(), tok))
-        # Without a keyword only long tokens can count: one regex pass over all new lines.
-        for m in LONG_TOKEN.finditer(batch):
-            start = m.start()
-            candidates.append((bisect.bisect_right(line_starts, start) - 1, start, m.end(), m.group()))
+        # Without a keyword only long tokens can count, and only in the lines where the Hyperscan
+        # pass saw a long run; there, a digit-free one is no key (and too short to be base64).
+        decodable = b64_min if depth == 0 else 1 << 62
+        for li in sorted(long_lines):
+            kw = li in kw_ends
+            for m in LONG_TOKEN.finditer(batch, line_starts[li], line_starts[li + 1] - 1):
+                tok = m.group()
+                if kw or len(tok) >= decodable or _HAS_DIGIT.search(tok) is not None:
+                    candidates.append((li, m.start(), m.end(), tok))
         for li, start, end, tok in candidates:
             kw = li in kw_ends
             n = end - start
