@@ -82,6 +82,21 @@ def _plausible_ipv6(text: str, start: int, end: int) -> bool:
 
 _V6_CHARS = frozenset("0123456789abcdefABCDEF:./")
 _IP_CONTEXT = re.compile(r"(?i)\b(?:ip|ipv[46]|addr(?:ess)?|src|dst|from|host|bind|listen|loopback|unspecified)\b")
+_V6_RUN = re.compile(r"[0-9a-fA-F:./]*:[0-9a-fA-F:./]*")  # a maximal run of _V6_CHARS holding a ':'
+
+
+def ipv6_possible(text: str) -> bool:
+    """Whether CodeAwareIpRecognizer can keep any IPv6 result without a dot in `text`.
+
+    Such a result survives only if the maximal run of address characters around it passes
+    _plausible_ipv6, so when no run does (`.. versionadded::`, `a ::= b`, `std::vector`), presidio
+    need not be asked. Results with a dot need a dotted quad, which the IPv4 anchor covers.
+    """
+    return any(_plausible_ipv6(text, m.start(), m.end()) for m in _V6_RUN.finditer(text))
+
+
+def _non_ascii(text: str) -> bool:
+    return not text.isascii()
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
@@ -102,6 +117,11 @@ class PiiRule:
     entity: str
     recognizer: EntityRecognizer
     anchors: tuple[str, ...]  # Hyperscan regexes (single line)
+    # Tighter necessary conditions, for lines short enough to be analysed whole: such a line
+    # with an anchor goes to the recognizer only if a `strict` regex matched in it too, or
+    # `gate(line)` is true. Both are implied by any result the recognizer can return there.
+    strict: tuple[str, ...] = ()
+    gate: Callable[[str], bool] | None = None
 
 
 # Anchors are deliberately looser than the recognizers: they only choose lines.
@@ -138,6 +158,17 @@ _FACTORIES: Mapping[str, Callable[[], EntityRecognizer]] = MappingProxyType({
     "URL": UrlRecognizer,
 })
 
+# IBAN: presidio's pattern, caseless, is `(?<![A-Z0-9])[A-Z]{2}[0-9]{2}(?:[ -]?[A-Z0-9]{4}){2,6}...`;
+# on ASCII text that needs a non-alphanumeric (or nothing) before the country code and two
+# groups after the check digits (random tokens hold LLDD shapes everywhere, never after a
+# boundary). Non-ASCII lines keep the loose anchor: caseless [A-Z] also matches e.g. U+212A.
+# IP: a dotted quad (IPv4, and IPv6 with an embedded IPv4), else a run that could be an IPv6
+# address CodeAwareIpRecognizer keeps.
+_STRICT: Mapping[str, tuple[tuple[str, ...], Callable[[str], bool]]] = MappingProxyType({
+    "IBAN_CODE": ((r"(?:^|[^A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ \-]?[A-Za-z0-9]{4}){2}",), _non_ascii),
+    "IP_ADDRESS": ((r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}",), ipv6_possible),
+})
+
 SUPPORTED_PII = tuple(_FACTORIES)
 
 
@@ -147,5 +178,6 @@ def build_pii_rules(entities: tuple[str, ...]) -> list[PiiRule]:
     for entity in entities:
         if entity not in _FACTORIES:
             raise ValueError(f"unsupported PII entity {entity!r}; supported: {', '.join(SUPPORTED_PII)}")
-        rules.append(PiiRule(entity, _FACTORIES[entity](), _ANCHORS[entity]))
+        strict, gate = _STRICT.get(entity, ((), None))
+        rules.append(PiiRule(entity, _FACTORIES[entity](), _ANCHORS[entity], strict, gate))
     return rules

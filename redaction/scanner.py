@@ -58,7 +58,7 @@ _HAS_DIGIT = re.compile(r"\d")
 _B64 = re.compile(r"^[A-Za-z0-9+/_\-]+={0,2}$")
 _PRINTABLE = re.compile(r"[\x20-\x7e\t\r\n]")
 
-_SECRET, _PII, _LICENSE, _KEYWORD, _LOCKFILE, _LONG_RUN = 0, 1, 2, 3, 4, 5
+_SECRET, _PII, _LICENSE, _KEYWORD, _LOCKFILE, _LONG_RUN, _PII_STRICT = 0, 1, 2, 3, 4, 5, 6
 # Lines longer than this get PII recognizers on windows around anchors, not on the whole line
 # (presidio's regexes and phonenumbers are super-linear on long digit/colon-heavy lines).
 _WINDOW_LINE = 512
@@ -112,6 +112,11 @@ class Scanner:
             exprs.append(LONG_RUN_END.encode())
             flags.append(0)
             self._ids.append((_LONG_RUN, 0))
+        for i, prule in enumerate(self._pii_rules):
+            for anchor in prule.strict:
+                exprs.append(anchor.encode())
+                flags.append(0)
+                self._ids.append((_PII_STRICT, i))
         self._db: hyperscan.Database | None = None
         if exprs:
             self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
@@ -178,20 +183,22 @@ class Scanner:
 
     def _anchor_hits(self, lines: list[str], joined: str, starts: list[int]) -> tuple[
             dict[int, set[tuple[int, int]]], dict[tuple[int, int], list[tuple[int, int]]], dict[int, list[int]],
-            set[int]]:
+            set[int], set[tuple[int, int]]]:
         """One Hyperscan pass over all new lines (`joined`, whose lines begin at `starts`).
 
         Returns which (category, rule) anchors occur in which line (lines without any are
         absent: that is most of them), and for PII anchors on long lines the anchor spans
         (line-relative character offsets), so that presidio runs on windows around the
-        candidates instead of on a whole minified/generated line. Last, the lines holding a
-        run of >= 20 token characters (where LONG_TOKEN can match).
+        candidates instead of on a whole minified/generated line. Then the lines holding a
+        run of >= 20 token characters (where LONG_TOKEN can match), and the (line, PII rule)
+        pairs whose strict anchors matched.
         """
         found: dict[int, set[tuple[int, int]]] = {}
         spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
         long_lines: set[int] = set()
+        strict: set[tuple[int, int]] = set()
         if self._db is None:
-            return found, spans, {}, long_lines
+            return found, spans, {}, long_lines, strict
         if joined.isascii():  # bytes are characters
             data = joined.encode("ascii")
             bstarts = starts
@@ -207,8 +214,11 @@ class Scanner:
             # The anchor lies in the line that contains its last byte.
             li = line_of(bstarts, end - 1 if end else 0) - 1
             key = ids[id_]
-            if key[0] == _LONG_RUN:
-                long_lines.add(li)
+            if key[0] >= _LONG_RUN:  # side information, not rule anchors
+                if key[0] == _LONG_RUN:
+                    long_lines.add(li)
+                else:
+                    strict.add((li, key[1]))
                 return
             rules = found.get(li)
             if rules is None:
@@ -238,7 +248,7 @@ class Scanner:
         for (li, idx), byte_spans in raw.items():
             spans[(li, idx)] = [(max(0, to_chars(li, s + 1) - 1), to_chars(li, e)) for s, e in byte_spans]
         kw_ends = {li: sorted({to_chars(li, e) for e in ends}) for li, ends in kw_raw.items()}
-        return found, spans, kw_ends, long_lines
+        return found, spans, kw_ends, long_lines, strict
 
     def _scan_lines(self, raw_lines: list[str], depth: int) -> list[tuple[_Hit, ...]]:
         """Hits for lines not in the cache, with spans indexing the raw (un-normalised) lines."""
@@ -259,7 +269,7 @@ class Scanner:
                     lines[li] = norm.text
                 joined = "\n".join(lines)
                 starts = _line_starts(lines)
-        anchors, pii_spans, kw_ends, long_lines = self._anchor_hits(lines, joined, starts)
+        anchors, pii_spans, kw_ends, long_lines, strict = self._anchor_hits(lines, joined, starts)
         cfg = self.config
         results: dict[int, list[_Hit]] = {}
         lockfile_lines = {li for li, hit_rules in anchors.items() if (_LOCKFILE, 0) in hit_rules}
@@ -271,6 +281,10 @@ class Scanner:
                 if cat == _SECRET:
                     hits.extend(self._rule_hits(self._line_rules[idx], line))
                 elif cat == _PII:
+                    gate = self._pii_rules[idx].gate
+                    if (gate is not None and len(line) <= _WINDOW_LINE and (li, idx) not in strict
+                            and not gate(line)):
+                        continue  # this recognizer cannot find anything in this line
                     hits.extend(self._pii_hits(idx, line, pii_spans.get((li, idx))))
                 elif cat == _LICENSE:
                     license_hit = True

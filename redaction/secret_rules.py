@@ -197,7 +197,11 @@ _K8S_VALUE = re.compile(r"[ \t]+(?:[\w.\-]+:[ \t]*)?[\"']?(?P<s>[A-Za-z0-9+/]{4,
 
 def kubernetes_secret_values(text: str) -> list[tuple[int, int]]:
     """Spans of the values under `data:` in a Kubernetes Secret manifest (secrets by definition)."""
-    if "data:" not in text or _K8S_KIND_SECRET.search(text) is None:
+    if "data:" not in text:
+        return []
+    # The line-anchored caseless regex is tried at every position; for ASCII text a "kind:"
+    # substring (any case) must be there first, which lower() + `in` finds ~10x faster.
+    if (text.isascii() and "kind:" not in text.lower()) or _K8S_KIND_SECRET.search(text) is None:
         return []
     spans: list[tuple[int, int]] = []
     doc_start = 0
