@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -90,6 +91,10 @@ async def serve(config: Config, services: Services | None = None) -> None:
     if mitm_task.done() or admin_task.done():
         s.close()
         raise SystemExit("Customs could not start its listeners (is a port in use?)")
+    # Detector engines, policy bundle and mitmproxy are now loaded: move their objects out of
+    # the collector's reach, so the occasional full collection no longer walks hundreds of
+    # thousands of long-lived objects in the middle of a request.
+    gc.freeze()
     print(banner(config), flush=True)
     stop_task = asyncio.create_task(stop.wait())
     await asyncio.wait({mitm_task, admin_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
