@@ -58,7 +58,7 @@ def banner(config: Config) -> str:
         f"                        Anthropic http://{gh}:{gp}/anthropic",
         f"                        Gemini    http://{gh}:{gp}/gemini   Azure http://{gh}:{gp}/azure/<resource>",
         f"  admin: http://{ah}:{ap}/healthz /readyz /metrics /dashboard",
-        f"  CA certificate (trust it for the explicit proxy): {config.ca_cert}",
+        f"  CA certificate (trust it for the explicit proxy): {config.ca_cert.resolve()}",
         "    e.g. NODE_EXTRA_CA_CERTS / SSL_CERT_FILE; `customs ca` shows how.",
     ])
 
