@@ -102,6 +102,10 @@ class Auditor:
             self._seq += 1
             self._prev_hash = event.hash
 
+    def accepting(self, margin: int = 1 << 20) -> bool:
+        """Whether the spool has room for more events (the proxy refuses new exchanges if not)."""
+        return self.spool.size_bytes() + margin <= self.spool.max_bytes
+
     def record_acceptance(self, request_id: str, accepted: bool, time: datetime, user: str) -> None:
         """Record Copilot ghost-text telemetry: was the completion for request_id accepted."""
         row = {"id": _new_id(), "request_id": request_id, "time": format_time(time), "user": user, "accepted": bool(accepted)}

@@ -30,7 +30,7 @@ log = logging.getLogger("customs")
 _CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
 _RESPONSE_KEEP_CHARS = 256 * 1024  # audit keeps at most this much response text per exchange
 # Refusals Customs makes after the policy allowed the request (the exchange was not forwarded).
-_REFUSAL_CODES = frozenset({"blocked_content", "budget_exceeded", "ledger_unavailable", "policy_unavailable",
+_REFUSAL_CODES = frozenset({"blocked_content", "budget_exceeded", "ledger_unavailable", "policy_unavailable", "audit_unavailable",
                             "upstream_key_missing"})
 
 
@@ -221,6 +221,9 @@ class CustomsAddon:
                 raise Refusal(413, f"decompressed request body exceeds Customs' limit of {limit} bytes",
                               "request_too_large")
             body = parse_json_body(raw or b"")
+        if self.s.audit_config.fail_closed and not self.s.auditor.accepting():
+            # Nothing may cross unrecorded: a full spool (ClickHouse down for long) stops traffic.
+            raise Refusal(503, "Customs' audit spool is full; requests are refused until it drains", "audit_unavailable")
         insp = self.pipeline.inspect(ex, target, state.principal, req.method, req.query, body, req.headers)
         state.insp = insp
         info = insp.info

@@ -27,6 +27,7 @@ class Services:
     ledger: Ledger
     budget_config: BudgetConfig
     auditor: Auditor
+    audit_config: AuditConfig
     metrics: Metrics
 
     def close(self) -> None:
@@ -42,6 +43,7 @@ def open_services(config: Config) -> Services:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     policy_config = PolicyConfig.from_dict(config.policy)
     budget_config = BudgetConfig.from_dict(config.budgets)
+    audit_config = AuditConfig.from_dict(config.audit)
     policy = CachedPolicy(load_engine(policy_config), Path(policy_config.dir))
     scanner_config = ScannerConfig.from_dict(config.redaction)
     return Services(
@@ -54,6 +56,7 @@ def open_services(config: Config) -> Services:
         policy_config=policy_config,
         ledger=open_ledger(budget_config, config.data_dir),
         budget_config=budget_config,
-        auditor=open_auditor(AuditConfig.from_dict(config.audit), config.data_dir),
+        auditor=open_auditor(audit_config, config.data_dir),
+        audit_config=audit_config,
         metrics=Metrics(),
     )
