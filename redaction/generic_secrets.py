@@ -146,6 +146,16 @@ def is_random_token(tok: str, keyword: bool) -> tuple[bool, float]:
         return False, 0.0
     if not keyword and not _HAS_DIGIT.search(core):
         return False, 0.0  # without a keyword, only digit-bearing key material counts
+    ent = -1.0  # not computed yet
+    if not keyword:
+        # Without a keyword only the last step below accepts, so its rejections may run first
+        # (same verdict): character classes, entropy <= log2(distinct) < 3.6, then entropy.
+        lower, upper, digit, other = char_classes(core)
+        if not digit or not (lower or upper) or (n < 28 and not (lower and upper)) or len(set(core)) <= 12:
+            return False, 0.0
+        ent = shannon_entropy(core)
+        if ent < 3.6:
+            return False, 0.0
     if _PLACEHOLDER.match(core):
         return False, 0.0
     if _digit_runs_only(core):
@@ -167,7 +177,8 @@ def is_random_token(tok: str, keyword: bool) -> tuple[bool, float]:
         return False, 0.0
     if _FILE_EXT.search(core):
         return False, 0.0
-    ent = shannon_entropy(core)
+    if ent < 0:
+        ent = shannon_entropy(core)
     uniq = len(set(core))
     if uniq < min(10, n // 2):
         return False, 0.0

@@ -70,6 +70,12 @@ def _decode_escape(seq: str) -> str | None:
 
 
 _ZW_ONLY = re.compile("[" + _ZERO_WIDTH + "]")
+# The same three searches as byte regexes over UTF-8 (for a Hyperscan pass over many lines).
+ESCAPE_ANCHORS: tuple[bytes, ...] = (
+    *("".join(f"\\x{b:02x}" for b in ch.encode("utf-8")).encode() for ch in _ZERO_WIDTH),
+    rb"\\u[0-9a-fA-F]{4}",
+    rb"%[0-9a-fA-F]{2}",
+)
 _U_ESC = re.compile(r"\\u[0-9a-fA-F]{4}")
 _PCT_ESC = re.compile(r"%[0-9a-fA-F]{2}")
 
@@ -81,16 +87,6 @@ def needs_normalizing(text: str) -> bool:
     return (_ZW_ONLY.search(text) is not None
             or ("\\u" in text and _U_ESC.search(text) is not None)
             or ("%" in text and _PCT_ESC.search(text) is not None))
-
-
-def escape_positions(text: str) -> list[int]:
-    """Where in `text` the matches of needs_normalizing's searches start (unsorted)."""
-    out = [m.start() for m in _ZW_ONLY.finditer(text)]
-    if "\\u" in text:
-        out.extend(m.start() for m in _U_ESC.finditer(text))
-    if "%" in text:
-        out.extend(m.start() for m in _PCT_ESC.finditer(text))
-    return out
 
 
 def normalize(text: str) -> Normalized:

@@ -48,7 +48,7 @@ from .generic_secrets import (
 )
 from .license_rules import ANCHORS as LICENSE_ANCHORS
 from .license_rules import GPL_TEXT, PROPRIETARY, SPDX, gpl_type
-from .normalize import Normalized, escape_positions, needs_normalizing, normalize
+from .normalize import ESCAPE_ANCHORS, Normalized, normalize
 from .pii import build_pii_rules
 from .secret_rules import SecretRule, build_rules, kubernetes_secret_values
 
@@ -58,7 +58,7 @@ _HAS_DIGIT = re.compile(r"\d")
 _B64 = re.compile(r"^[A-Za-z0-9+/_\-]+={0,2}$")
 _PRINTABLE = re.compile(r"[\x20-\x7e\t\r\n]")
 
-_SECRET, _PII, _LICENSE, _KEYWORD, _LOCKFILE, _LONG_RUN, _PII_STRICT = 0, 1, 2, 3, 4, 5, 6
+_SECRET, _PII, _LICENSE, _KEYWORD, _LOCKFILE, _LONG_RUN, _PII_STRICT, _ESCAPE = 0, 1, 2, 3, 4, 5, 6, 7
 # Lines longer than this get PII recognizers on windows around anchors, not on the whole line
 # (presidio's regexes and phonenumbers are super-linear on long digit/colon-heavy lines).
 _WINDOW_LINE = 512
@@ -119,6 +119,11 @@ class Scanner:
                 self._ids.append((_PII_STRICT, i))
         self._db: hyperscan.Database | None = None
         if exprs:
+            # Lines that need normalising (zero-width characters, \uXXXX / %XX escapes).
+            for anchor_bytes in ESCAPE_ANCHORS:
+                exprs.append(anchor_bytes)
+                flags.append(0)
+                self._ids.append((_ESCAPE, 0))
             self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             self._db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
 
@@ -183,22 +188,23 @@ class Scanner:
 
     def _anchor_hits(self, lines: list[str], joined: str, starts: list[int]) -> tuple[
             dict[int, set[tuple[int, int]]], dict[tuple[int, int], list[tuple[int, int]]], dict[int, list[int]],
-            set[int], set[tuple[int, int]]]:
+            set[int], set[tuple[int, int]], set[int]]:
         """One Hyperscan pass over all new lines (`joined`, whose lines begin at `starts`).
 
         Returns which (category, rule) anchors occur in which line (lines without any are
         absent: that is most of them), and for PII anchors on long lines the anchor spans
         (line-relative character offsets), so that presidio runs on windows around the
         candidates instead of on a whole minified/generated line. Then the lines holding a
-        run of >= 20 token characters (where LONG_TOKEN can match), and the (line, PII rule)
-        pairs whose strict anchors matched.
+        run of >= 20 token characters (where LONG_TOKEN can match), the (line, PII rule)
+        pairs whose strict anchors matched, and the lines holding something to normalise.
         """
         found: dict[int, set[tuple[int, int]]] = {}
         spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
         long_lines: set[int] = set()
         strict: set[tuple[int, int]] = set()
+        escapes: set[int] = set()
         if self._db is None:
-            return found, spans, {}, long_lines, strict
+            return found, spans, {}, long_lines, strict, escapes
         if joined.isascii():  # bytes are characters
             data = joined.encode("ascii")
             bstarts = starts
@@ -217,8 +223,10 @@ class Scanner:
             if key[0] >= _LONG_RUN:  # side information, not rule anchors
                 if key[0] == _LONG_RUN:
                     long_lines.add(li)
-                else:
+                elif key[0] == _PII_STRICT:
                     strict.add((li, key[1]))
+                else:
+                    escapes.add(li)
                 return
             rules = found.get(li)
             if rules is None:
@@ -248,7 +256,7 @@ class Scanner:
         for (li, idx), byte_spans in raw.items():
             spans[(li, idx)] = [(max(0, to_chars(li, s + 1) - 1), to_chars(li, e)) for s, e in byte_spans]
         kw_ends = {li: sorted({to_chars(li, e) for e in ends}) for li, ends in kw_raw.items()}
-        return found, spans, kw_ends, long_lines, strict
+        return found, spans, kw_ends, long_lines, strict, escapes
 
     def _scan_lines(self, raw_lines: list[str], depth: int) -> list[tuple[_Hit, ...]]:
         """Hits for lines not in the cache, with spans indexing the raw (un-normalised) lines."""
@@ -256,10 +264,12 @@ class Scanner:
         joined = "\n".join(lines)
         starts = _line_starts(lines)
         norms: dict[int, Normalized] = {}
-        if needs_normalizing(joined):
+        anchors, pii_spans, kw_ends, long_lines, strict, escapes = self._anchor_hits(lines, joined, starts)
+        if escapes:
             # Only lines holding an escape or invisible character change (the common case:
-            # none, or a '%2F' somewhere); the rest are their own normal form.
-            for li in sorted({bisect.bisect_right(starts, pos) - 1 for pos in escape_positions(joined)}):
+            # none, or a '%2F' somewhere); the rest are their own normal form. Detectors run
+            # on normalised text, so then the pass is repeated on it.
+            for li in sorted(escapes):
                 norm = normalize(lines[li])
                 if norm.edits:
                     norms[li] = norm
@@ -269,7 +279,7 @@ class Scanner:
                     lines[li] = norm.text
                 joined = "\n".join(lines)
                 starts = _line_starts(lines)
-        anchors, pii_spans, kw_ends, long_lines, strict = self._anchor_hits(lines, joined, starts)
+                anchors, pii_spans, kw_ends, long_lines, strict, _ = self._anchor_hits(lines, joined, starts)
         cfg = self.config
         results: dict[int, list[_Hit]] = {}
         lockfile_lines = {li for li, hit_rules in anchors.items() if (_LOCKFILE, 0) in hit_rules}
@@ -308,12 +318,22 @@ class Scanner:
         """Random-looking tokens in the new lines (`batch`), judged per token."""
         b64_min = self.config.decode_base64_min_len
         candidates: list[tuple[int, int, int, str]] = []  # (line, start, end, token) in batch offsets
+        judged: dict[tuple[str, bool], tuple[bool, float]] = {}
+
+        def judge(tok: str, kw: bool) -> tuple[bool, float]:
+            """is_random_token, once per distinct (token, keyword) (a keyword's value is often
+            also a long token of its line)."""
+            verdict = judged.get((tok, kw))
+            if verdict is None:
+                verdict = judged[(tok, kw)] = is_random_token(tok, kw)
+            return verdict
+
         for li, ends in kw_ends.items():
             line = lines[li]
             base = line_starts[li]
             # Quoted values after a keyword may hold punctuation a token never would.
             for vs, ve, value in assigned_values(line, ends):
-                ok, score = is_random_token(value, keyword=True)
+                ok, score = judge(value, True)
                 if ok and li not in lockfile_lines:
                     results.setdefault(li, []).append(("secret", "GENERIC_SECRET", vs, ve, score, "keyword"))
             for m in TOKEN.finditer(line):
@@ -344,7 +364,7 @@ class Scanner:
                 elif inner is not None:
                     results.setdefault(li, []).append(("secret", inner, start - base, end - base, 1.0, "base64"))
                     continue
-            ok, score = is_random_token(tok, kw)
+            ok, score = judge(tok, kw)
             if not ok:
                 continue
             line = lines[li]
