@@ -26,7 +26,7 @@ import re
 import threading
 from collections import OrderedDict, deque
 from itertools import accumulate, compress, count, repeat
-from operator import add, is_not, not_
+from operator import add, is_not, methodcaller, not_
 from typing import Iterable
 
 import hyperscan
@@ -65,6 +65,7 @@ _WINDOW_LINE = 512
 _WINDOW_PAD = 64
 _WINDOW_MAX = 512
 _WARM_UP = "mail a.b@example.co.uk, call +1 (212) 555-0187 or 020 7946 0958, 198.51.100.7, token = 'x'"
+_ENCODE_UTF8 = methodcaller("encode", "utf-8", "surrogatepass")
 _PLAIN_TEXT = "\x00plain"  # _decoded_secret: decodes to readable text with no secret in it
 
 
@@ -210,7 +211,7 @@ class Scanner:
             bstarts = starts
         else:
             data = joined.encode("utf-8", "surrogatepass")
-            bstarts = _line_starts([line.encode("utf-8", "surrogatepass") for line in lines])
+            bstarts = _line_starts(list(map(_ENCODE_UTF8, lines)))
         ids = self._ids
         raw: dict[tuple[int, int], list[tuple[int, int]]] = {}
         kw_raw: dict[int, list[int]] = {}
@@ -279,7 +280,26 @@ class Scanner:
                     lines[li] = norm.text
                 joined = "\n".join(lines)
                 starts = _line_starts(lines)
-                anchors, pii_spans, kw_ends, long_lines, strict, _ = self._anchor_hits(lines, joined, starts)
+                # Everything the pass reports is line-relative: redo just the changed lines.
+                changed = list(norms)
+                sub = [lines[li] for li in changed]
+                sub_found, sub_spans, sub_kw, sub_long, sub_strict, _ = self._anchor_hits(
+                    sub, "\n".join(sub), _line_starts(sub))
+                for li in changed:
+                    anchors.pop(li, None)
+                    kw_ends.pop(li, None)
+                    long_lines.discard(li)
+                for key in [k for k in pii_spans if k[0] in norms]:
+                    del pii_spans[key]
+                strict = {k for k in strict if k[0] not in norms}
+                for j, rules in sub_found.items():
+                    anchors[changed[j]] = rules
+                for (j, idx), spans in sub_spans.items():
+                    pii_spans[(changed[j], idx)] = spans
+                for j, ends in sub_kw.items():
+                    kw_ends[changed[j]] = ends
+                long_lines.update(changed[j] for j in sub_long)
+                strict.update((changed[j], idx) for j, idx in sub_strict)
         cfg = self.config
         results: dict[int, list[_Hit]] = {}
         lockfile_lines = {li for li, hit_rules in anchors.items() if (_LOCKFILE, 0) in hit_rules}
