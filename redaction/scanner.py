@@ -65,6 +65,11 @@ _WINDOW_LINE = 512
 _WINDOW_PAD = 64
 _WINDOW_MAX = 512
 _WARM_UP = "mail a.b@example.co.uk, call +1 (212) 555-0187 or 020 7946 0958, 198.51.100.7, token = 'x'"
+# Every recognizer compiles its patterns (regex module) on first use, and phonenumbers loads a
+# region's metadata on first parse: shapes of each kind, for the warm-up below.
+_WARM_UP_PII = ("ids 0123456789 1234567 123-45-6789 078-05-1120 912-70-1234 4111 1111 1111 1111 "
+                "DE89 3704 0044 0532 0130 00 00:1A:2B:3C:4D:5E 0000.5e00.5301 1BoatSLRHtKNngkdXEeobR76b53LETtpyT "
+                "fe80::1 ::1 +49 30 1234567 +91 98765 43210 +55 11 91234 5678 +972 2 123 4567 +1 416 555 0123")
 _ENCODE_UTF8 = methodcaller("encode", "utf-8", "surrogatepass")
 _PLAIN_TEXT = "\x00plain"  # _decoded_secret: decodes to readable text with no secret in it
 
@@ -131,6 +136,8 @@ class Scanner:
         # Load what the libraries load lazily (tldextract's suffix snapshot, phonenumbers
         # metadata) now, so the first real request does not pay for it.
         self.scan(_WARM_UP)
+        for rule in self._pii_rules:
+            rule.recognizer.analyze(_WARM_UP_PII, [rule.entity], None)  # type: ignore[arg-type]
         self._cache.clear()
 
     def __repr__(self) -> str:
