@@ -3,14 +3,17 @@
 Flow for `scan(text)`:
 1. split into lines; lines seen before come from a bounded LRU keyed by their content
    (Copilot resends nearly the same file on every keystroke, so almost every line hits);
-2. new lines are normalised (zero-width characters dropped, JSON/URL escapes decoded, with an
-   offset map back), joined and scanned once by Hyperscan, which reports which shaped-secret,
-   PII and license anchors occur in which lines, where secret keywords end, and which lines
-   are lock-file lines; only those rules' confirming regexes / presidio recognizers run (on
-   bounded windows for long lines);
+2. the distinct new lines are joined and scanned once by Hyperscan, which reports which
+   shaped-secret, PII and license anchors occur in which lines, where secret keywords end,
+   which lines are lock-file lines, hold a run of >= 20 token characters, or need normalising
+   (zero-width characters, JSON/URL escapes: only those lines are normalised, with an offset
+   map back, and re-scanned); lines with none of these cost nothing more. Only the anchored
+   rules' confirming regexes / presidio recognizers run (on bounded windows for long lines;
+   IBAN/IP recognizers only when a stricter necessary condition holds on short lines);
 3. random-looking tokens go through the generic rule (detect-secrets' heuristic filters plus
-   hash/URL/identifier contexts), keyword assignments are matched from the keyword ends, and
-   base64 runs are decoded and scanned (a secret inside masks the whole blob);
+   hash/URL/identifier contexts): short tokens on keyword lines, long ones on long-run lines;
+   keyword assignments are matched from the keyword ends, and base64 runs are decoded and
+   scanned (a secret inside masks the whole blob);
 4. multi-line shapes (PEM blocks, XML-element values, Kubernetes Secret data) are found on
    the whole text when their anchor is present;
 5. overlaps are resolved (shaped secrets, validated PII, entropy guesses, other PII, license;
@@ -25,8 +28,8 @@ import itertools
 import re
 import threading
 from collections import OrderedDict, deque
-from itertools import accumulate, compress, count, repeat
-from operator import add, is_not, methodcaller, not_
+from itertools import accumulate, compress, islice, repeat
+from operator import is_not, methodcaller, not_
 from typing import Iterable
 
 import hyperscan
@@ -70,6 +73,7 @@ _WARM_UP = "mail a.b@example.co.uk, call +1 (212) 555-0187 or 020 7946 0958, 198
 _WARM_UP_PII = ("ids 0123456789 1234567 123-45-6789 078-05-1120 912-70-1234 4111 1111 1111 1111 "
                 "DE89 3704 0044 0532 0130 00 00:1A:2B:3C:4D:5E 0000.5e00.5301 1BoatSLRHtKNngkdXEeobR76b53LETtpyT "
                 "fe80::1 ::1 +49 30 1234567 +91 98765 43210 +55 11 91234 5678 +972 2 123 4567 +1 416 555 0123")
+_PLUS_ONE = (1).__add__
 _ENCODE_UTF8 = methodcaller("encode", "utf-8", "surrogatepass")
 _PLAIN_TEXT = "\x00plain"  # _decoded_secret: decodes to readable text with no secret in it
 
@@ -152,12 +156,12 @@ class Scanner:
         lines = text.split("\n")
         per_line = self._line_results(lines)
         hits: list[tuple[str, str, int, int, float, str]] = []
-        rows = list(compress(range(len(lines)), per_line))  # lines with hits (most have none)
-        if rows:
-            starts = _line_starts(lines)
-            for i in rows:
-                offset = starts[i]
-                hits.extend((k, t, offset + s, offset + e, sc, d) for k, t, s, e, sc, d in per_line[i])
+        offset = prev = 0
+        rest = iter(lines)
+        for i in compress(range(len(lines)), per_line):  # lines with hits (most have none)
+            offset += sum(map(len, islice(rest, i - prev))) + (i - prev)  # lines prev .. i-1
+            prev = i
+            hits.extend((k, t, offset + s, offset + e, sc, d) for k, t, s, e, sc, d in per_line[i])
         if self._multi_rules:
             hits.extend(self._multiline_hits(text))
         return [Finding(k, t, s, e, sc, d) for k, t, s, e, sc, d in _resolve(hits)]  # type: ignore[arg-type]
@@ -170,12 +174,25 @@ class Scanner:
             # The keystroke hot path: one dict lookup per line (very short lines are stored too),
             # looped in C; seen lines move to the LRU's young end, in line order.
             out: list[tuple[_Hit, ...] | None] = list(map(cache.get, lines))
-            if None not in out:
+            n_missing = out.count(None)
+            if not n_missing:
                 deque(map(cache.move_to_end, lines), 0)
                 return out  # type: ignore[return-value]
-            seen = list(map(is_not, out, repeat(None)))
-            deque(map(cache.move_to_end, compress(lines, seen)), 0)
-        missing = list(compress(range(len(lines)), map(not_, seen)))
+            if n_missing <= 64:  # a keystroke: find the few new lines, touch the runs between them
+                missing: list[int] = []
+                i = -1
+                for _ in range(n_missing):
+                    i = out.index(None, i + 1)
+                    missing.append(i)
+                prev = 0
+                for i in missing:
+                    deque(map(cache.move_to_end, lines[prev:i]), 0)
+                    prev = i + 1
+                deque(map(cache.move_to_end, lines[prev:]), 0)
+            else:
+                seen = list(map(is_not, out, repeat(None)))
+                deque(map(cache.move_to_end, compress(lines, seen)), 0)
+                missing = list(compress(range(len(lines)), map(not_, seen)))
         # A line's result depends on its content only: scan each distinct new line once.
         new_lines = list(dict.fromkeys(map(lines.__getitem__, missing)))
         fresh = dict(zip(new_lines, self._scan_lines(new_lines, depth=0)))
@@ -459,9 +476,7 @@ class Scanner:
 
 def _line_starts(lines: list[str] | list[bytes]) -> list[int]:
     """Where each line starts in its "\n"-join, plus one sentinel past the end (computed in C)."""
-    starts = [0]
-    starts.extend(map(add, accumulate(map(len, lines)), count(1)))
-    return starts
+    return list(accumulate(map(_PLUS_ONE, map(len, lines)), initial=0))
 
 
 def _windows(line: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
