@@ -10,7 +10,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from mitmproxy import http
 from mitmproxy.proxy.mode_specs import ReverseMode
@@ -19,6 +18,7 @@ from audit import AuditEvent, SpoolUnavailable
 from proxy.decision import Decision
 from proxy.exchange import Exchange, Principal, new_exchange_id
 from proxy.pipeline import Inspection, Pipeline, Refusal, parse_json_body
+from proxy.providers import adapter_for_host
 from proxy.providers.base import ProviderAdapter
 from proxy.providers.copilot import acceptance_events, is_telemetry_path, parse_telemetry
 from proxy.routing import RouteError, Target, rerouted, resolve_gateway, resolve_proxy
@@ -107,7 +107,6 @@ class CustomsAddon:
     def _is_ai(self, flow: http.HTTPFlow) -> bool:
         if isinstance(flow.client_conn.proxy_mode, ReverseMode):
             return True
-        from proxy.providers import adapter_for_host
         return adapter_for_host(flow.request.pretty_host) is not None
 
     def request(self, flow: http.HTTPFlow) -> None:
@@ -134,7 +133,7 @@ class CustomsAddon:
         started = time.perf_counter_ns()
         req = flow.request
         gateway = isinstance(flow.client_conn.proxy_mode, ReverseMode)
-        path, _, _query = req.path.partition("?")
+        path = req.path.partition("?")[0]
         try:
             if gateway:
                 target = resolve_gateway(self.s.config, path)
@@ -289,7 +288,7 @@ class CustomsAddon:
         state: FlowState | None = flow.metadata.get("customs")
         if state is None or state.insp is None or flow.response is None or state.settled:
             return
-        resp, ex, adapter = flow.response, state.ex, state.target.adapter
+        resp, ex = flow.response, state.ex
         ex.status = resp.status_code
         endpoint = state.insp.info.endpoint
         if state.transform is not None:

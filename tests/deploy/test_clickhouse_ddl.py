@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from deploy.clickhouse.make_cluster_ddl import (
     CLUSTER_SQL,

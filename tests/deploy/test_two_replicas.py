@@ -5,7 +5,6 @@ and every exchange lands in the audit store exactly once."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 

@@ -8,7 +8,6 @@ The counting rules live in bench/redaction_quality.py so the report and the test
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import pytest
