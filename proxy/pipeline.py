@@ -128,8 +128,7 @@ class Pipeline:
         insp.policy_input = {
             "principal": principal.as_policy_input(),
             "request": {
-                "provider": target.provider if target.provider in ("openai", "anthropic", "azure", "gemini", "copilot")
-                else target.adapter.name,
+                "provider": target.adapter.name,  # a named compat server is "compat" to policy
                 "endpoint": info.endpoint,
                 "model": info.model,
                 "host": target.logical_host,
