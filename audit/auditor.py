@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from audit.chain import VerifyResult, verify_store
 from audit.config import AuditConfig
 from audit.event import AuditEvent, chain_hash, event_row, format_time
@@ -36,7 +38,9 @@ def _new_id() -> str:
 
 
 def _dumps(row: dict[str, Any]) -> bytes:
-    return json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # orjson: the spool line of an exchange carries its (redacted) prompt and answer, often
+    # tens of KB; the stdlib encoder spent ~50 µs per event on the proxy's event loop.
+    return orjson.dumps(row)
 
 
 class Auditor:

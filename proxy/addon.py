@@ -17,7 +17,7 @@ from mitmproxy.proxy.mode_specs import ReverseMode
 from audit import AuditEvent, SpoolUnavailable
 from proxy.decision import Decision
 from proxy.exchange import Exchange, Principal, new_exchange_id
-from proxy.pipeline import Inspection, Pipeline, Refusal, parse_json_body
+from proxy.pipeline import Inspection, Pipeline, Refusal, encode_json, parse_json_body
 from proxy.providers import adapter_for_host
 from proxy.providers.base import ProviderAdapter
 from proxy.providers.copilot import acceptance_events, is_telemetry_path, parse_telemetry
@@ -240,7 +240,7 @@ class CustomsAddon:
             target.adapter.write_segments(body, info.segments)
             # Send the rewritten body uncompressed: every provider accepts identity, not all gzip.
             req.headers.pop("content-encoding", None)
-            req.content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            req.content = encode_json(body)
         if insp.decision.audit_level == "full":
             state.prompt_text = "\n".join(seg.text for seg in info.segments)
         self._swap_credentials(req, target)
@@ -334,7 +334,7 @@ class CustomsAddon:
         adapter.rewrite_response(endpoint, body, restore)
         state.response_text = "\n".join(kept)[:_RESPONSE_KEEP_CHARS]
         if changed:  # untouched answers keep the upstream's exact bytes (and save a re-encode)
-            resp.content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            resp.content = encode_json(body)
 
     def _add_budget_headers(self, resp: http.Response, state: FlowState) -> None:
         """What remains of the tightest budget, as of this request's reservation."""
@@ -394,7 +394,7 @@ class CustomsAddon:
             allowed=bool(decision and decision.allow and ex.error not in _REFUSAL_CODES),
             reasons=self._reasons(ex, decision),
             policy_revision=decision.revision if decision else "",
-            policy_input=json.dumps(insp.policy_input, separators=(",", ":")) if insp else "",
+            policy_input=encode_json(insp.policy_input).decode() if insp else "",
             finding_counts=self._finding_counts(state),
             audit_level=decision.audit_level if decision else "full",
             prompt=state.prompt_text if full else "", response=state.response_text if full else "",

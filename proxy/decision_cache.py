@@ -7,10 +7,11 @@ plus the policy revision, so an edited policy is never answered from an older on
 """
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from proxy.decision import Decision
 from proxy.policy import PolicyEngine
@@ -31,7 +32,7 @@ class CachedPolicy:
         self.engine = engine
         self.policy_dir = policy_dir
         self.max_entries = max_entries
-        self._cache: OrderedDict[str, Decision] = OrderedDict()
+        self._cache: OrderedDict[bytes, Decision] = OrderedDict()
         self._dropped_for: str = ""
         self._drop: tuple[tuple[str, str], ...] = ()
         self.hits = 0
@@ -50,7 +51,7 @@ class CachedPolicy:
             self._cache.clear()
         return self._drop
 
-    def key(self, input: dict[str, Any]) -> str:
+    def key(self, input: dict[str, Any]) -> bytes:
         reduced = dict(input)
         for section, name in self._volatile():
             if section:
@@ -58,7 +59,7 @@ class CachedPolicy:
                     reduced[section] = {k: v for k, v in reduced[section].items() if k != name}
             else:
                 reduced.pop(name, None)
-        return self.engine.revision + json.dumps(reduced, sort_keys=True, separators=(",", ":"), default=str)
+        return self.engine.revision.encode() + orjson.dumps(reduced, option=orjson.OPT_SORT_KEYS, default=str)
 
     def decide(self, input: dict[str, Any]) -> Decision:
         reload = getattr(self.engine, "reload", None)

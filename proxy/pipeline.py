@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from proxy.budgets import BudgetExceeded, BudgetRequest, LedgerUnavailable, Reservation
 from proxy.decision import Decision
 from proxy.exchange import Exchange, Principal
@@ -26,6 +28,14 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 CHARS_PER_TOKEN = 4  # a deliberately cheap estimate; the provider's usage settles the ledger
 AMPLE_FACTOR = 4  # a budget with this many times a request's need left cannot change its decision
 AMPLE_RECHECK_S = 1.0
+
+
+def encode_json(doc: Any) -> bytes:
+    """Compact UTF-8 JSON for a rewritten body (orjson: several times the stdlib's speed)."""
+    try:
+        return orjson.dumps(doc)
+    except (orjson.JSONEncodeError, TypeError):  # integers beyond 64 bits: the stdlib copes
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class Refusal(Exception):
