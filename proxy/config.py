@@ -57,7 +57,6 @@ class ProviderConfig:
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_body_bytes: int = 16 * 1024 * 1024
-    upstream_timeout_s: float = 600.0
 
 
 @dataclass(slots=True)

@@ -6,7 +6,6 @@ b"" mid-stream would end an HTTP/1.1 chunked response early, so "nothing yet" is
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 
 from proxy.providers.base import SseEvent, StreamHandler, parse_sse_event
 from redaction import Scanner, StreamRestorer, Vault
@@ -98,16 +97,11 @@ class VaultTextFilter:
 class SseTransform:
     """The callable set as `flow.response.stream` for event-stream responses."""
 
-    def __init__(self, handler: StreamHandler, on_first_chunk: Callable[[], None] | None = None) -> None:
+    def __init__(self, handler: StreamHandler) -> None:
         self.handler = handler
         self._buf = b""
-        self._on_first_chunk = on_first_chunk
-        self.events = 0
 
     def __call__(self, chunk: bytes) -> list[bytes]:
-        if self._on_first_chunk is not None:
-            self._on_first_chunk()
-            self._on_first_chunk = None
         if not chunk:  # end of message: whatever is buffered, then what the handler still holds
             out: list[SseEvent] = []
             if self._buf.strip():
@@ -126,5 +120,4 @@ class SseTransform:
         return out_bytes
 
     def _handle(self, block: bytes) -> list[SseEvent]:
-        self.events += 1
         return self.handler.on_event(parse_sse_event(block))
