@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Callable, Mapping
 
+import phonenumbers
 import tldextract
-from presidio_analyzer import EntityRecognizer
+from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import (
     AbaRoutingRecognizer,
     CreditCardRecognizer,
@@ -95,6 +96,27 @@ def ipv6_possible(text: str) -> bool:
     return any(_plausible_ipv6(text, m.start(), m.end()) for m in _V6_RUN.finditer(text))
 
 
+class MatcherOnlyPhoneRecognizer(PhoneRecognizer):
+    """presidio's PhoneRecognizer without its second parse of every match.
+
+    presidio runs phonenumbers' matcher once per supported region and then parses each match
+    again, only to name the number's region in the explanation text (~40% of its time). The
+    spans, type and score come from the matchers alone, so they are the same here; a span
+    found by several regions is turned into a result once (presidio's duplicate removal
+    would drop the copies anyway), explained by the first region that found it.
+    """
+
+    def analyze(self, text, entities, nlp_artifacts=None):  # type: ignore[no-untyped-def]
+        """Phone numbers in `text`: the union of every region's matches, contained ones dropped."""
+        found: dict[tuple[int, int], RecognizerResult] = {}
+        for region in self.supported_regions:
+            for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=self.leniency):
+                span = (match.start, match.end)
+                if span not in found:
+                    found[span] = self._get_recognizer_result(match, text, region, nlp_artifacts)
+        return EntityRecognizer.remove_duplicates(list(found.values()))
+
+
 def _non_ascii(text: str) -> bool:
     return not text.isascii()
 
@@ -145,7 +167,7 @@ _ANCHORS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 
 _FACTORIES: Mapping[str, Callable[[], EntityRecognizer]] = MappingProxyType({
     "EMAIL_ADDRESS": OfflineEmailRecognizer,
-    "PHONE_NUMBER": PhoneRecognizer,
+    "PHONE_NUMBER": MatcherOnlyPhoneRecognizer,
     "CREDIT_CARD": CreditCardRecognizer,
     "IBAN_CODE": OfflineIbanRecognizer,
     "US_SSN": UsSsnRecognizer,

@@ -47,3 +47,19 @@ def test_pii_gates_only_skip_lines_without_results() -> None:
             if any(s.search(line) for s in strict) or rule.gate(line):  # type: ignore[misc]
                 continue
             assert rule.recognizer.analyze(line, [rule.entity], None) == [], (rule.entity, line)
+
+
+def test_phone_recognizer_matches_presidio_spans_and_scores() -> None:
+    """Skipping presidio's second parse of each phone match changes no span, type or score."""
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from redaction.pii import MatcherOnlyPhoneRecognizer
+
+    samples = LINES + ["call +1 212 555 0187 or 020 7946 0958, fax (212) 555-0100", "+49 30 1234567 / +91 98765 43210",
+                       "tel: 212-555-0187 ext. 12, 1-800-555-0199", "+972 2 123 4567; +55 11 91234 5678; 0049 30 1234567",
+                       "ids 1234567 2125550187 20 7946 0958 12 34 56", "call +1 (416) 555 0123 x 45 or +44 20 7946 0958"]
+    stock, ours = PhoneRecognizer(), MatcherOnlyPhoneRecognizer()
+    for line in samples:
+        want = sorted((r.entity_type, r.start, r.end, r.score) for r in stock.analyze(line, ["PHONE_NUMBER"]))
+        got = sorted((r.entity_type, r.start, r.end, r.score) for r in ours.analyze(line, ["PHONE_NUMBER"]))
+        assert got == want, line
