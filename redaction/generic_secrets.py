@@ -112,17 +112,16 @@ _SEPARATORS = re.compile(r"[_\-.:/]+")
 
 def _identifier_like(tok: str) -> bool:
     """camelCase / snake_case / dotted / dashed names made of words, not key material."""
-    parts = _SEPARATORS.split(tok)
-    alpha_parts = 0
+    # Every non-empty part must be made of words; the first that is not decides (key material
+    # usually fails the cheap digit test on its first or second part).
     total = 0
-    for part in parts:
+    for part in _SEPARATORS.split(tok):
         if not part:
             continue
         total += 1
-        covered = sum(map(len, _WORDY.findall(part)))
-        if covered >= len(part) - 2 and not any(map(str.isdigit, part[:-2])):
-            alpha_parts += 1
-    return total > 0 and alpha_parts == total
+        if any(map(str.isdigit, part[:-2])) or sum(map(len, _WORDY.findall(part))) < len(part) - 2:
+            return False
+    return total > 0
 
 
 def _wordish(tok: str) -> bool:

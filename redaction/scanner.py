@@ -29,7 +29,7 @@ import re
 import threading
 from collections import OrderedDict, deque
 from itertools import accumulate, compress, islice, repeat
-from operator import is_not, methodcaller, not_
+from operator import is_, methodcaller, not_
 from typing import Iterable
 
 import hyperscan
@@ -189,20 +189,19 @@ class Scanner:
                     deque(map(cache.move_to_end, lines[prev:i]), 0)
                     prev = i + 1
                 deque(map(cache.move_to_end, lines[prev:]), 0)
-            else:
-                seen = list(map(is_not, out, repeat(None)))
-                deque(map(cache.move_to_end, compress(lines, seen)), 0)
-                missing = list(compress(range(len(lines)), map(not_, seen)))
+                new_lines = list(dict.fromkeys(map(lines.__getitem__, missing)))
+            else:  # a new file: whole-list passes in C, no per-line Python
+                is_new = list(map(is_, out, repeat(None)))
+                deque(map(cache.move_to_end, compress(lines, map(not_, is_new))), 0)
+                new_lines = list(dict.fromkeys(compress(lines, is_new)))
         # A line's result depends on its content only: scan each distinct new line once.
-        new_lines = list(dict.fromkeys(map(lines.__getitem__, missing)))
         fresh = dict(zip(new_lines, self._scan_lines(new_lines, depth=0)))
         with self._cache_lock:
             cache.update(fresh)
             while len(cache) > self.config.cache_size:
                 cache.popitem(last=False)
-        for i in missing:
-            out[i] = fresh[lines[i]]
-        return out  # type: ignore[return-value]
+        # New lines take their fresh result; the others keep the cached one (the default).
+        return list(map(fresh.get, lines, out))  # type: ignore[arg-type]
 
     def _scratch(self) -> hyperscan.Scratch:
         scratch = getattr(self._local, "scratch", None)
