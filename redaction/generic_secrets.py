@@ -42,9 +42,25 @@ KEYWORD_PATTERNS: tuple[tuple[str, bool], ...] = (
 # '=' only as trailing base64 padding, so `key=value` yields the value as its own token.
 TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/.~])[A-Za-z0-9_\-+/.~]{8,}={0,3}")
 LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/.~])[A-Za-z0-9_\-+/.~]{20,}={0,3}")
-# Hyperscan: the end of every run of >= 20 token characters, once per run (the 20 characters
-# before a non-token character or the end): the lines where LONG_TOKEN can match.
-LONG_RUN_END = r"[A-Za-z0-9_\-+/.~]{20}(?:[^A-Za-z0-9_\-+/.~]|$)"
+_T = r"[A-Za-z0-9_\-+/.~]"  # a token character (TOKEN's class)
+_RUN_END = _T + r"*(?:[^A-Za-z0-9_\-+/.~]|$)"  # ... up to the end of the run: one match per run
+
+
+def long_run_patterns(decode_min_len: int) -> tuple[str, str]:
+    """Hyperscan patterns for the lines where a long token can count without a keyword.
+
+    Such a token (>= 20 token characters, see LONG_TOKEN) is judged only if it holds a digit or
+    is long enough to be decoded as base64 (up to 3 '=' of padding count toward that length).
+    Each pattern matches once per qualifying run, at its end; digit-free dotted names, the
+    common long runs in code, match neither. Keyword lines take their tokens from TOKEN.
+    """
+    def run(k: int) -> str:
+        return f"{_T}{{{k}}}" if k else ""
+
+    # Some 20 consecutive token characters with a digit among them (Hyperscan has no lookaround).
+    with_digit = "(?:" + "|".join(run(k) + "[0-9]" + run(19 - k) for k in range(20)) + ")" + _RUN_END
+    decodable = f"{_T}{{{max(20, decode_min_len - 3)}}}" + _RUN_END
+    return with_digit, decodable
 # A quoted value assigned to a keyword-named thing; may contain punctuation (passwords do).
 # Matched from where a keyword ends (reported by the Hyperscan pass), so that a long run of
 # word characters cannot make the regex engine try every split of it.

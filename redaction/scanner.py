@@ -40,13 +40,13 @@ from .generic_secrets import (
     KEYWORD,
     KEYWORD_PATTERNS,
     LOCKFILE_PATTERNS,
-    LONG_RUN_END,
     LONG_TOKEN,
     TOKEN,
     assigned_values,
     hash_context,
     in_url_path,
     is_random_token,
+    long_run_patterns,
     plausible_rule_value,
 )
 from .license_rules import ANCHORS as LICENSE_ANCHORS
@@ -119,9 +119,10 @@ class Scanner:
                 exprs.append(pattern.encode())
                 flags.append(0)
                 self._ids.append((_LOCKFILE, 0))
-            exprs.append(LONG_RUN_END.encode())
-            flags.append(0)
-            self._ids.append((_LONG_RUN, 0))
+            for pattern in long_run_patterns(cfg.decode_base64_min_len):
+                exprs.append(pattern.encode())
+                flags.append(0)
+                self._ids.append((_LONG_RUN, 0))
         for i, prule in enumerate(self._pii_rules):
             for anchor in prule.strict:
                 exprs.append(anchor.encode())
@@ -381,19 +382,22 @@ class Scanner:
                     results.setdefault(li, []).append(("secret", "GENERIC_SECRET", vs, ve, score, "keyword"))
             for m in TOKEN.finditer(line):
                 tok = m.group()
-                # Longer ones come from the batch pass below; digit-free names (auth_flow,
-                # SessionStore) are identifiers, not values.
-                if len(tok) < 20 and (_HAS_DIGIT.search(tok) or not (
-                        tok.islower() or tok.isupper() or "_" in tok or "." in tok)):
+                n = len(tok)
+                # Long ones (>= 20 token characters, as LONG_TOKEN) all count here; among short
+                # ones, digit-free names (auth_flow, SessionStore) are identifiers, not values.
+                if n >= 20 and len(tok.rstrip("=")) >= 20 or n < 20 and (
+                        _HAS_DIGIT.search(tok) or not (tok.islower() or tok.isupper() or "_" in tok or "." in tok)):
                     candidates.append((li, base + m.start(), base + m.end(), tok))
         # Without a keyword only long tokens can count, and only in the lines where the Hyperscan
-        # pass saw a long run; there, a digit-free one is no key (and too short to be base64).
+        # pass saw a long run with a digit or of base64 length; there, a digit-free one is no key
+        # (and too short to be base64).
         decodable = b64_min if depth == 0 else 1 << 62
         for li in sorted(long_lines):
-            kw = li in kw_ends
+            if li in kw_ends:
+                continue  # its tokens came from TOKEN above
             for m in LONG_TOKEN.finditer(batch, line_starts[li], line_starts[li + 1] - 1):
                 tok = m.group()
-                if kw or len(tok) >= decodable or _HAS_DIGIT.search(tok) is not None:
+                if len(tok) >= decodable or _HAS_DIGIT.search(tok) is not None:
                     candidates.append((li, m.start(), m.end(), tok))
         for li, start, end, tok in candidates:
             kw = li in kw_ends
