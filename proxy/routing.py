@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from proxy.config import Config
@@ -16,6 +17,7 @@ class Upstream:
     port: int
 
     @classmethod
+    @lru_cache(maxsize=1024)  # a handful of configured URLs, parsed on every request otherwise
     def parse(cls, url: str) -> Upstream:
         parts = urlsplit(url if "://" in url else f"https://{url}")
         scheme = parts.scheme or "https"
