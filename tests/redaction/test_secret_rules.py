@@ -168,3 +168,18 @@ def test_kubernetes_secret_data_values_are_found(scanner: Scanner, tok) -> None:
 def test_configmap_data_is_not_a_secret(scanner: Scanner) -> None:
     manifest = "apiVersion: v1\nkind: ConfigMap\ndata:\n  mode: YWRtaW4=\n  level: debug\n"
     assert [t for t, _ in secrets_in(scanner, manifest)] == []
+
+
+def test_kind_secret_precheck_agrees_with_the_regex_on_any_spelling() -> None:
+    """The "nd:" pre-check must accept every line the caseless regex does (KELVIN SIGN, dotless i, ...)."""
+    import random
+
+    from redaction.secret_rules import _K8S_KIND_SECRET, _has_kind_secret_line
+
+    rng = random.Random(7)
+    parts = ["kind: Secret", "KIND: secret", " \tkind:'secret'", "\u212aind: Secret", "k\u0131nd: secret",
+             "k\u0130nd: SECRET", "kind: secrets", "  Kind :secret", "\n", "x", " ", "kind:", "secret", "nd:",
+             "\r", 'kind: "Secret" \t', "\u017fecret"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(0, 8)))
+        assert _has_kind_secret_line(text) == (_K8S_KIND_SECRET.search(text) is not None), repr(text)
