@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -162,3 +163,26 @@ def test_policy_inputs_serve_replay_with_decisions(auditor: Auditor) -> None:
     assert sorted((r["policy_input"], r["allowed"], r["reasons"]) for r in rows) == [
         ('{"region":"eu"}', True, []), ('{"region":"us"}', False, ["residency.region_not_allowed"])]
     assert {"id", "time", "audit_level"} <= set(rows[0])
+
+
+def test_steady_traffic_ships_in_batches_of_an_interval_not_one_insert_per_event(tmp_path: Path) -> None:
+    """Tiny inserts cost ClickHouse a part each (written, then merged): the shipper gathers."""
+    a = open_auditor(AuditConfig(fsync_interval_ms=10, ship_interval_ms=300), tmp_path)
+    inserts: list[int] = []
+    store = a.store()
+    real_insert = store.insert_jsonl
+
+    def counting_insert(table: str, data: bytes, token: str) -> None:
+        inserts.append(data.count(b"\n"))
+        real_insert(table, data, token)
+
+    store.insert_jsonl = counting_insert  # type: ignore[method-assign]
+    try:
+        for i in range(120):  # ~1.2 s of steady traffic, an event every 10 ms
+            a.record(make_event(i))
+            time.sleep(0.01)
+        assert a.flush(timeout=30)
+        assert sum(inserts) == 120 and a.shipped_total == 120
+        assert len(inserts) <= 10, inserts  # ~4 intervals, not dozens of small inserts
+    finally:
+        a.close()
