@@ -179,6 +179,10 @@ def is_random_token(tok: str, keyword: bool) -> tuple[bool, float]:
                 and not is_sequential_string(core)):
             return False, 0.0
         return True, 0.6
+    # From here every step but the last only rejects, so their order does not change the
+    # verdict: names (the usual rejection on keyword lines, and cheap on key material) first.
+    if _identifier_like(core) or (n < 16 and _wordish(core)):
+        return False, 0.0
     if is_templated_secret(core) or core[0] == "$" or is_sequential_string(core):
         return False, 0.0
     if _repeats(core) or (n < 32 and _runs(core)):
@@ -187,8 +191,6 @@ def is_random_token(tok: str, keyword: bool) -> tuple[bool, float]:
     classes = lower + upper + digit
     if classes < 2 and not (keyword and n >= 16 and digit is False and (lower or upper)
                             and shannon_entropy(core) >= 3.8):
-        return False, 0.0
-    if _identifier_like(core) or (n < 16 and _wordish(core)):
         return False, 0.0
     if _FILE_EXT.search(core):
         return False, 0.0
