@@ -3,6 +3,7 @@ package customs.audit_level
 
 import rego.v1
 
+import data.customs.inputs
 import data.customs.license
 
 audit_cfg := data.customs.audit
@@ -11,9 +12,12 @@ default level := "full"
 
 level := "metadata" if metadata_only
 
-metadata_only if object.get(input, ["principal", "team"], "") in object.get(audit_cfg, "metadata_only_teams", [])
+metadata_only if {
+	some team in audit_cfg.metadata_only_teams
+	team == inputs.team
+}
 
 metadata_only if {
-	some cls in license.classes
-	cls in object.get(audit_cfg, "metadata_only_repo_classes", [])
+	some cls in audit_cfg.metadata_only_repo_classes
+	license.classes[cls]
 }

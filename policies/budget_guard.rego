@@ -4,29 +4,30 @@ package customs.budget_guard
 
 import rego.v1
 
+import data.customs.inputs
+
+budget := inputs.budget
+
 remaining_tokens := r if {
-	r := input.budget.remaining_tokens
+	r := budget.remaining_tokens
 	is_number(r)
 }
 
 remaining_usd := r if {
-	r := input.budget.remaining_usd
+	r := budget.remaining_usd
 	is_number(r)
 }
 
-requested_max := m if {
-	m := input.request.max_tokens
-	is_number(m)
-}
+requested_max := inputs.max_tokens
 
 # Which budget ran out and when it resets, when the ledger says so (input.budget.budget/resets_at).
 budget_name := n if {
-	n := input.budget.budget
+	n := budget.budget
 	is_string(n)
 } else := "for this principal"
 
 resets := concat("", ["; it resets at ", r]) if {
-	r := input.budget.resets_at
+	r := budget.resets_at
 	is_string(r)
 } else := ""
 

@@ -6,43 +6,48 @@ import rego.v1
 
 import data.customs.audit_level
 import data.customs.budget_guard
+import data.customs.inputs
 import data.customs.license
 import data.customs.residency
 import data.customs.roles
 
 default_kind_actions := {"secret": "mask", "pii": "mask", "license": "keep"}
 
-kind_actions := object.union(default_kind_actions, object.get(data.customs.findings, "kind_actions", {}))
-
-counts := c if {
-	c := input.findings.counts
-	is_object(c)
+# The action for a finding whose type has none of its own: findings.yaml kind_actions, else the
+# default for its kind.
+kind_actions[kind] := action if {
+	some kind, action in data.customs.findings.kind_actions
 }
 
-else := {}
-
-kinds := k if {
-	k := input.findings.kinds
-	is_object(k)
+kind_actions[kind] := action if {
+	some kind, action in default_kind_actions
+	not data.customs.findings.kind_actions[kind]
 }
 
-else := {}
+counts := inputs.counts
 
-# License actions (copyleft types) never override what roles decided for a type.
-actions := object.union(license.actions, roles.actions)
+kinds := inputs.kinds
+
+# What roles decided for a type; license actions (copyleft types) only where roles decided nothing.
+actions[t] := action if {
+	some t, action in roles.actions
+}
+
+actions[t] := action if {
+	some t, action in license.actions
+	not roles.actions[t]
+}
 
 blocked_types := {t |
 	some t
-	n := counts[t]
-	n > 0
 	actions[t] == "block"
+	counts[t] > 0
 }
 
 blocked_kinds := {k |
 	some k
-	n := kinds[k]
-	n > 0
 	kind_actions[k] == "block"
+	kinds[k] > 0
 }
 
 block_reasons contains {
@@ -55,14 +60,26 @@ block_reasons contains {
 	"message": concat("", ["the request contains ", k, " findings, which may not be sent anywhere"]),
 } if some k in blocked_kinds
 
-denials := ((((residency.deny | roles.deny) | license.deny) | budget_guard.deny) | block_reasons)
+denials contains d if some d in residency.deny
 
-notes := (residency.notes | license.notes) | budget_guard.notes
+denials contains d if some d in roles.deny
 
-allow := count(denials) == 0
+denials contains d if some d in license.deny
 
-# Denials first, then notes (each set in its sorted order).
-reasons := array.concat([r | some r in denials], [r | some r in notes])
+denials contains d if some d in budget_guard.deny
+
+denials contains d if some d in block_reasons
+
+notes contains n if some n in residency.notes
+
+notes contains n if some n in license.notes
+
+notes contains n if some n in budget_guard.notes
+
+allow := denials == set()
+
+# Denials first, then notes, each in sorted order.
+reasons := [r | some group in [sort(denials), sort(notes)]; some r in group]
 
 # Set even when the request is denied: a denied request goes nowhere, and the audit shows where
 # it would have gone.
@@ -86,5 +103,5 @@ decision := {
 	"route": route,
 	"max_tokens": max_tokens,
 	"audit_level": audit_level.level,
-	"region": object.get(residency.target, "region", ""),
+	"region": residency.target_region,
 }

@@ -77,3 +77,15 @@ test_kind_actions_come_from_data if {
 test_kind_actions_keep_defaults_for_unlisted_kinds if {
 	customs.kind_actions.secret == "mask" with data.customs.findings.kind_actions as {"pii": "keep"}
 }
+
+test_reasons_list_denials_before_notes if {
+	rs := customs.reasons with input.principal.roles as ["auditor"]
+		with input.request.provider as "anthropic"
+		with input.findings.counts as {"GPL_HEADER": 1}
+	[r.rule | some r in rs] == ["roles.provider_not_allowed", "license.copyleft_reported"]
+}
+
+test_license_actions_fill_types_roles_leave_open if {
+	customs.actions["SPDX:GPL-3.0"] == "mask" with input.findings.counts as {"SPDX:GPL-3.0": 1}
+		with data.customs.findings.copyleft_action as "mask"
+}

@@ -3,67 +3,41 @@ package customs.endpoints
 
 import rego.v1
 
-# The logical upstream host, lower-cased, without a port.
-host := strip_port(lower(input.request.host)) if is_string(input.request.host)
+import data.customs.inputs
 
-else := ""
+endpoints := data.customs.providers.endpoints
 
-strip_port(h) := h if startswith(h, "[")
+# The request's host (lower-cased, without a port).
+host := inputs.host
 
-else := split(h, ":")[0]
+# The name of the endpoint the client asked for: its entry in `hosts`, else the first
+# `host_suffixes` entry the host ends with, else `unknown`. Entries naming no endpoint are skipped.
+requested_name := name if {
+	name := data.customs.providers.hosts[host]
+	endpoints[name]
+} else := name if {
+	name := by_suffix[0]
+} else := unknown.name
 
-endpoint_list := data.customs.providers.endpoints
+by_suffix := [name |
+	host != ""
+	some entry in data.customs.providers.host_suffixes
+	endswith(host, entry.suffix)
+	name := entry.endpoint
+	endpoints[name]
+]
 
-# The endpoint the client asked for (or `unknown`): hosts_override, exact host, host_aliases,
-# host_suffix, in that order. Overlapping entries: the first one listed.
+# The endpoint the client asked for (or `unknown`).
 requested := ep if {
-	ep := named(data.customs.providers.hosts_override[host])
-}
+	ep := endpoints[requested_name]
+} else := unknown
 
-else := endpoint_list[min(exact)] if count(exact) > 0
+unknown := object.union(unknown_default, ep) if {
+	ep := data.customs.providers.unknown_endpoint
+} else := unknown_default
 
-else := ep if {
-	ep := named(data.customs.providers.host_aliases[host])
-}
+unknown_default := {"name": "unknown", "provider": "", "region": "unknown", "jurisdiction": "unknown", "external": true}
 
-else := endpoint_list[min(by_suffix)] if count(by_suffix) > 0
-
-else := unknown
-
-# Indexes into the endpoint list whose host is the request's.
-exact contains i if {
-	host != ""
-	some i
-	endpoint_list[i].host == host
-}
-
-by_suffix contains i if {
-	host != ""
-	some i
-	suffix := endpoint_list[i].host_suffix
-	endswith(host, suffix)
-}
-
-unknown := object.union(
-	{"name": "unknown", "provider": "", "region": "unknown", "jurisdiction": "unknown", "external": true},
-	object.get(data.customs.providers, "unknown_endpoint", {}),
-)
-
-named(name) := endpoint_list[i] if {
-	some i
-	endpoint_list[i].name == name
-}
-
-# Data leaves the organisation unless the endpoint says otherwise.
-external(ep) if object.get(ep, "external", true) != false
-
-self_hosted(ep) if object.get(ep, "self_hosted", false) == true
-
-# scheme://host[:port] to send a request routed to `ep`.
-upstream(ep) := ep.upstream if is_string(ep.upstream)
-
-else := concat("", ["https://", ep.host])
-
-route_to(name) := {"endpoint": name, "upstream": upstream(ep), "region": object.get(ep, "region", "")} if {
-	ep := named(name)
-}
+# Data leaves the organisation unless the endpoint says otherwise (`external: false`).
+# (Rules, not functions over endpoints: regopy copies the data a function body reads on each call.)
+requested_external if not requested.external == false

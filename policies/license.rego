@@ -4,49 +4,50 @@ package customs.license
 
 import rego.v1
 
-import data.customs.endpoints
+import data.customs.inputs
 import data.customs.residency
 
 findings_cfg := data.customs.findings
 
 repos_cfg := data.customs.repos
 
-counts := c if {
-	c := input.findings.counts
-	is_object(c)
+counts := inputs.counts
+
+repo := inputs.repo
+
+file_paths := inputs.file_paths
+
+never_external := {c | some c in classes} if {
+	classes := repos_cfg.never_external
+} else := {"restricted"}
+
+# Repository classes: of its exact name (repos), and of every glob it matches (repo_patterns).
+repo_classes contains cls if {
+	cls := repos_cfg.repos[repo]
 }
 
-else := {}
-
-repo := lower(input.request.repo) if is_string(input.request.repo)
-
-else := ""
-
-file_paths := [p | some p in input.request.file_paths; is_string(p)]
-
-never_external := {c | some c in object.get(repos_cfg, "never_external", ["restricted"])}
-
-# Repository classes: exact names first, then globs ("/" separated).
 repo_classes contains cls if {
 	repo != ""
-	some pattern, cls in object.get(repos_cfg, "repos", {})
-	glob.match(lower(pattern), ["/"], repo)
+	some pattern, cls in repos_cfg.repo_patterns
+	glob.match(pattern, ["/"], repo)
 }
 
 path_classes[p] contains cls if {
 	some p in file_paths
-	some pattern, cls in object.get(repos_cfg, "paths", {})
+	some pattern, cls in repos_cfg.paths
 	glob.match(pattern, ["/"], p)
 }
 
-classes := repo_classes | {cls |
+classes contains cls if some cls in repo_classes
+
+classes contains cls if {
 	some p
 	some cls in path_classes[p]
 }
 
 proprietary_types := {t |
-	some t in object.get(findings_cfg, "proprietary_types", [])
-	object.get(counts, t, 0) > 0
+	some t in findings_cfg.proprietary_types
+	counts[t] > 0
 }
 
 causes contains concat("", ["repository ", repo, " is classified ", cls]) if {
@@ -62,36 +63,41 @@ causes contains concat("", ["file ", p, " is classified ", cls]) if {
 
 causes contains concat(" ", ["the request carries", t]) if some t in proprietary_types
 
-restricted if count(causes) > 0
+restricted if causes != set()
 
 deny contains {
 	"rule": "license.restricted_code_external",
 	"message": concat("", [
-		"restricted code may not go to external endpoint ", residency.target.name,
+		"restricted code may not go to external endpoint ", residency.target_name,
 		": ", concat("; ", sort(causes)),
 	]),
 } if {
 	restricted
-	endpoints.external(residency.target)
+	residency.target_external
 }
 
-copyleft(t) if t in object.get(findings_cfg, "copyleft_types", [])
+copyleft_types := {t | some t in findings_cfg.copyleft_types}
 
-copyleft(t) if {
-	some prefix in object.get(findings_cfg, "copyleft_spdx_prefixes", [])
-	startswith(t, prefix)
-}
-
-copyleft_found := {t |
-	some t
-	n := counts[t]
+copyleft_found contains t if {
+	some t, n in counts
+	copyleft_types[t]
 	n > 0
-	copyleft(t)
+}
+
+copyleft_found contains t if {
+	some t, n in counts
+	some prefix in findings_cfg.copyleft_spdx_prefixes
+	startswith(t, prefix)
+	n > 0
 }
 
 notes contains {
 	"rule": "license.copyleft_reported",
 	"message": concat("", ["copyleft license text in the request: ", concat(", ", sort(copyleft_found))]),
-} if count(copyleft_found) > 0
+} if copyleft_found != set()
 
-actions[t] := object.get(findings_cfg, "copyleft_action", "keep") if some t in copyleft_found
+actions := {t: copyleft_action | some t in copyleft_found}
+
+copyleft_action := a if {
+	a := findings_cfg.copyleft_action
+} else := "keep"

@@ -76,3 +76,19 @@ test_restricted_classes_are_reported if {
 	req := object.union(openai, {"repo": "acme/crown-jewels"})
 	license.classes == {"restricted"} with input.request as req
 }
+
+test_exact_repo_and_matching_patterns_both_classify if {
+	license.repo_classes == {"internal", "public"} with input.request.repo as "acme/payments"
+		with data.customs.repos.repo_patterns as {"acme/*": "public"}
+}
+
+# Data check: exact repository names and repository patterns are written lower-case (repo
+# names are lower-cased before matching).
+test_repo_names_and_patterns_are_lower_case if {
+	every name, _ in data.customs.repos.repos {
+		lower(name) == name
+	}
+	every pattern, _ in data.customs.repos.repo_patterns {
+		lower(pattern) == pattern
+	}
+}

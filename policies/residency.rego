@@ -5,19 +5,18 @@ package customs.residency
 import rego.v1
 
 import data.customs.endpoints
+import data.customs.inputs
 
-allowed_regions := [r | some r in input.principal.regions; is_string(r)]
-
-principal_id := input.principal.id if is_string(input.principal.id)
-
-else := "(unknown)"
+allowed_regions := inputs.regions
 
 requested := endpoints.requested
 
+requested_name := endpoints.requested_name
+
 # Internal (self-hosted, on-prem) endpoints keep data in the organisation: residency is moot.
 out_of_region if {
-	count(allowed_regions) > 0
-	endpoints.external(requested)
+	allowed_regions != []
+	endpoints.requested_external
 	not region_allowed
 }
 
@@ -26,40 +25,56 @@ region_allowed if {
 	r == requested.region
 }
 
-# In-region endpoints configured for this provider, in the principal's order of regions.
+# In-region endpoints configured for this provider that can take the request (they have an
+# upstream), in the principal's order of regions.
 in_region_targets := [name |
+	by_region := data.customs.providers.in_region[inputs.provider]
 	some r in allowed_regions
-	name := data.customs.providers.in_region[input.request.provider][r]
-	endpoints.named(name)
+	name := by_region[r]
+	is_string(endpoints.endpoints[name].upstream)
 ]
 
-route := endpoints.route_to(in_region_targets[0]) if {
+# Where the request goes instead: the first in-region target.
+route := {"endpoint": name, "upstream": ep.upstream, "region": object.get(ep, "region", "")} if {
 	out_of_region
-	count(in_region_targets) > 0
+	name := in_region_targets[0]
+	ep := endpoints.endpoints[name]
 }
 
-# The endpoint the request will actually reach.
-target := t if {
-	t := endpoints.named(route.endpoint)
-}
+# The endpoint the request will actually reach, its name and region.
+target := ep if {
+	ep := endpoints.endpoints[route.endpoint]
+} else := requested
 
-else := requested
+target_name := name if {
+	name := route.endpoint
+} else := requested_name
+
+target_region := r if {
+	r := target.region
+} else := ""
+
+# Whether the target lets data leave the organisation (anything but `external: false`), and
+# whether it is self-hosted.
+target_external if not target.external == false
+
+target_self_hosted if target.self_hosted == true
 
 deny contains {
 	"rule": "residency.region_not_allowed",
 	"message": concat("", [
-		"endpoint ", requested.name, " is in region ", requested.region, "; principal ", principal_id,
+		"endpoint ", requested_name, " is in region ", requested.region, "; principal ", inputs.principal_id,
 		" may only send to ", concat(", ", allowed_regions), " and no in-region endpoint is configured",
 	]),
 } if {
 	out_of_region
-	count(in_region_targets) == 0
+	in_region_targets == []
 }
 
 notes contains {
 	"rule": "residency.routed",
 	"message": concat("", [
-		"routed from ", requested.name, " (", requested.region, ") to in-region endpoint ",
+		"routed from ", requested_name, " (", requested.region, ") to in-region endpoint ",
 		route.endpoint, " (", route.region, ")",
 	]),
 } if route

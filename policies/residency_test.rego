@@ -46,7 +46,8 @@ test_routed_request_reports_a_note_and_no_denial if {
 test_routed_target_is_the_in_region_endpoint if {
 	eu_only := eu_only_fixture
 	openai_us := openai_us_fixture
-	residency.target.name == "openai-eu" with input.principal as eu_only with input.request as openai_us
+	residency.target_name == "openai-eu" with input.principal as eu_only with input.request as openai_us
+	residency.target_region == "eu" with input.principal as eu_only with input.request as openai_us
 }
 
 test_out_of_region_without_in_region_endpoint_is_denied if {

@@ -3,38 +3,37 @@ package customs.roles
 
 import rego.v1
 
-import data.customs.endpoints
+import data.customs.inputs
 import data.customs.residency
 
 permissions := data.customs.permissions
 
-declared_roles := [r | some r in input.principal.roles; is_string(r)]
+role_table := data.customs.permissions.roles
 
-principal_roles := declared_roles if count(declared_roles) > 0
+principal_roles := r if {
+	r := inputs.declared_roles
+	r != []
+} else := object.get(permissions, "default_roles", [])
 
-else := object.get(permissions, "default_roles", [])
+team := inputs.team
 
-team := input.principal.team if is_string(input.principal.team)
+provider := inputs.provider
 
-else := ""
+model := inputs.model
 
-provider := input.request.provider if is_string(input.request.provider)
-
-else := ""
-
-model := m if {
-	m := input.request.model
-	is_string(m)
-}
-
-else := ""
-
-role_grants(role) := object.get(permissions, ["roles", role], {})
+# What the principal's roles grant: the permissions.yaml entry of each role it has.
+grants := [g | some role in principal_roles; g := role_table[role]]
 
 provider_granted if {
-	some role in principal_roles
-	some p in object.get(role_grants(role), "providers", [])
-	p in {"*", provider}
+	some g in grants
+	some p in g.providers
+	p == "*"
+}
+
+provider_granted if {
+	some g in grants
+	some p in g.providers
+	p == provider
 }
 
 deny contains {
@@ -43,16 +42,16 @@ deny contains {
 } if not provider_granted
 
 self_hosted_only if {
-	some role in principal_roles
-	role_grants(role).self_hosted_only == true
+	some g in grants
+	g.self_hosted_only == true
 }
 
 deny contains {
 	"rule": "roles.self_hosted_only",
-	"message": concat("", ["role may only use self-hosted endpoints; ", residency.target.name, " is not one"]),
+	"message": concat("", ["role may only use self-hosted endpoints; ", residency.target_name, " is not one"]),
 } if {
 	self_hosted_only
-	not endpoints.self_hosted(residency.target)
+	not residency.target_self_hosted
 }
 
 # A trailing * in a model pattern is a prefix match.
@@ -65,9 +64,9 @@ model_matches(pattern, name) if {
 
 # Restricted model patterns matching the model that the principal's team is not listed for.
 model_refusals[pattern] := teams if {
-	some pattern, teams in object.get(data.customs.providers, ["models", "restricted"], {})
+	some pattern, teams in data.customs.providers.models.restricted
 	model_matches(pattern, model)
-	not team_listed(teams)
+	not team in teams
 }
 
 deny contains {
@@ -77,23 +76,18 @@ deny contains {
 	some teams in model_refusals
 }
 
-team_listed(teams) if {
-	some t in teams
-	t == team
-}
-
-always_block := {t | some t in object.get(data.customs.findings, "always_block", [])}
+always_block := {t | some t in data.customs.findings.always_block}
 
 # Types this principal's roles send unmasked.
 kept := {t |
-	some role in principal_roles
-	some t in object.get(role_grants(role), "keep", [])
+	some g in grants
+	some t in g.keep
 }
 
 # Types some role may keep: everybody else gets them masked.
 role_managed := {t |
-	some grants in object.get(permissions, "roles", {})
-	some t in object.get(grants, "keep", [])
+	some g in role_table
+	some t in g.keep
 }
 
 actions[t] := "block" if some t in always_block

@@ -94,3 +94,11 @@ test_always_block_wins_over_keep if {
 		with data.customs.findings.always_block as ["EMAIL_ADDRESS"]
 	acts.EMAIL_ADDRESS == "block"
 }
+
+test_unlisted_keep_and_self_hosted_default_to_nothing if {
+	acts := roles.actions with input.principal as {"id": "x", "roles": ["r"]}
+		with data.customs.permissions.roles as {"r": {"providers": ["*"]}, "s": {"providers": ["*"], "keep": ["EMAIL_ADDRESS"]}}
+	acts.EMAIL_ADDRESS == "mask"
+	not roles.self_hosted_only with input.principal as {"id": "x", "roles": ["r"]}
+		with data.customs.permissions.roles as {"r": {"providers": ["*"]}}
+}

@@ -185,8 +185,9 @@ _CALL = re.compile(r"(?<![\w.])((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)\s*\(")
 _STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|#[^\n]*')
 _FUNCTION_HEAD = re.compile(r"^\s*([A-Za-z_]\w*)\s*\(", re.MULTILINE)
 _IMPORT = re.compile(r"^\s*import\s+([\w.]+)(?:\s+as\s+(\w+))?", re.MULTILINE)
+# `set()` is the empty-set literal, not a call.
 _KEYWORDS = frozenset({"if", "not", "some", "every", "in", "contains", "with", "else", "as", "default", "import",
-                       "package", "true", "false", "null"})
+                       "package", "true", "false", "null", "set"})
 
 
 def unsupported_builtins(builder: Any, modules: Mapping[str, str]) -> list[str]:

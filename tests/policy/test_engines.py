@@ -98,15 +98,15 @@ def test_unknown_builtin_raises_at_load(bundle_copy: Path) -> None:
         "package customs.lookup\n\nimport rego.v1\n\n"
         'owner := http.send({"method": "get", "url": "http://127.0.0.1:9/owner"}).body\n'
     )
-    _edit(bundle_copy / "audit_level.rego", "metadata_only if object.get(",
-          'metadata_only if data.customs.lookup.owner == "x"\n\nmetadata_only if object.get(')
+    _edit(bundle_copy / "audit_level.rego", 'level := "metadata" if metadata_only',
+          'metadata_only if data.customs.lookup.owner == "x"\n\nlevel := "metadata" if metadata_only')
     with pytest.raises(PolicyLoadError, match="http.send"):
         EmbeddedEngine(PolicyConfig(dir=str(bundle_copy)))
 
 
 def test_unknown_function_raises_at_load(bundle_copy: Path) -> None:
-    _edit(bundle_copy / "audit_level.rego", "metadata_only if object.get(",
-          'metadata_only if no.such.function(input.principal.team)\n\nmetadata_only if object.get(')
+    _edit(bundle_copy / "audit_level.rego", 'level := "metadata" if metadata_only',
+          'metadata_only if no.such.function(input.principal.team)\n\nlevel := "metadata" if metadata_only')
     with pytest.raises(PolicyLoadError, match="no.such.function"):
         EmbeddedEngine(PolicyConfig(dir=str(bundle_copy)))
 
@@ -114,8 +114,8 @@ def test_unknown_function_raises_at_load(bundle_copy: Path) -> None:
 def test_unknown_builtin_in_reload_is_refused(bundle_copy: Path) -> None:
     engine = EmbeddedEngine(PolicyConfig(dir=str(bundle_copy), reload_interval_s=0.0))
     good = engine.revision
-    _edit(bundle_copy / "audit_level.rego", "metadata_only if object.get(",
-          'metadata_only if net.cidr_contains("10.0.0.0/8", input.principal.team)\n\nmetadata_only if object.get(')
+    _edit(bundle_copy / "audit_level.rego", 'level := "metadata" if metadata_only',
+          'metadata_only if net.cidr_contains("10.0.0.0/8", input.principal.team)\n\nlevel := "metadata" if metadata_only')
     assert engine.decide(make_input(ALICE, OPENAI)).revision == good
     assert "net.cidr_contains" in engine.last_error
 
