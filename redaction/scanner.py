@@ -61,7 +61,13 @@ _HAS_DIGIT = re.compile(r"\d")
 _B64 = re.compile(r"^[A-Za-z0-9+/_\-]+={0,2}$")
 _PRINTABLE = re.compile(r"[\x20-\x7e\t\r\n]")
 
-_SECRET, _PII, _LICENSE, _KEYWORD, _LOCKFILE, _LONG_RUN, _PII_STRICT, _ESCAPE = 0, 1, 2, 3, 4, 5, 6, 7
+_SECRET, _PII, _LICENSE, _KEYWORD, _LOCKFILE, _LONG_RUN, _PII_STRICT, _ESCAPE, _MULTI = 0, 1, 2, 3, 4, 5, 6, 7, 8
+# Multi-line shapes are matched on the whole text, but their anchors hold no newline, so the
+# per-line pass can tell which of them a text may hold: it leaves a marker hit of this kind in
+# the (cached) line results, typed with the multi-line rule's index or _K8S. scan() takes the
+# markers out before anything else sees the hits.
+_MARKER = "multiline-anchor"
+_K8S = "k8s"
 # Lines longer than this get PII recognizers on windows around anchors, not on the whole line
 # (presidio's regexes and phonenumbers are super-linear on long digit/colon-heavy lines).
 _WINDOW_LINE = 512
@@ -135,6 +141,17 @@ class Scanner:
                 exprs.append(anchor_bytes)
                 flags.append(0)
                 self._ids.append((_ESCAPE, 0))
+            for i, rule in enumerate(self._multi_rules):
+                for anchor in rule.anchors:
+                    exprs.append(re.escape(anchor).encode())
+                    flags.append(0)  # as `anchor in text`
+                    self._ids.append((_MULTI, i))
+            if self._multi_rules:
+                # A "kind: secret" line holds "nd:"; caseless 'n' and 'd' are ASCII-only (see
+                # secret_rules._ND_COLON), so Hyperscan's ASCII caselessness is exact here.
+                exprs.append(b"nd:")
+                flags.append(hyperscan.HS_FLAG_CASELESS)
+                self._ids.append((_MULTI, -1))
             self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             self._db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
 
@@ -157,14 +174,19 @@ class Scanner:
         lines = text.split("\n")
         per_line = self._line_results(lines)
         hits: list[tuple[str, str, int, int, float, str]] = []
+        multiline: set[str] = set()
         offset = prev = 0
         rest = iter(lines)
         for i in compress(range(len(lines)), per_line):  # lines with hits (most have none)
             offset += sum(map(len, islice(rest, i - prev))) + (i - prev)  # lines prev .. i-1
             prev = i
-            hits.extend((k, t, offset + s, offset + e, sc, d) for k, t, s, e, sc, d in per_line[i])
-        if self._multi_rules:
-            hits.extend(self._multiline_hits(text))
+            for k, t, s, e, sc, d in per_line[i]:
+                if k == _MARKER:
+                    multiline.add(t)
+                else:
+                    hits.append((k, t, offset + s, offset + e, sc, d))
+        if multiline:
+            hits.extend(self._multiline_hits(text, multiline))
         return [Finding(k, t, s, e, sc, d) for k, t, s, e, sc, d in _resolve(hits)]  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ lines
@@ -213,7 +235,7 @@ class Scanner:
 
     def _anchor_hits(self, lines: list[str], joined: str, starts: list[int]) -> tuple[
             dict[int, set[tuple[int, int]]], dict[tuple[int, int], list[tuple[int, int]]], dict[int, list[int]],
-            set[int], set[tuple[int, int]], set[int]]:
+            set[int], set[tuple[int, int]], set[int], set[tuple[int, int]]]:
         """One Hyperscan pass over all new lines (`joined`, whose lines begin at `starts`).
 
         Returns which (category, rule) anchors occur in which line (lines without any are
@@ -221,15 +243,17 @@ class Scanner:
         (line-relative character offsets), so that presidio runs on windows around the
         candidates instead of on a whole minified/generated line. Then the lines holding a
         run of >= 20 token characters (where LONG_TOKEN can match), the (line, PII rule)
-        pairs whose strict anchors matched, and the lines holding something to normalise.
+        pairs whose strict anchors matched, the lines holding something to normalise, and the
+        (line, multi-line rule) pairs whose anchors occur (-1: a Kubernetes Secret's "nd:").
         """
         found: dict[int, set[tuple[int, int]]] = {}
         spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
         long_lines: set[int] = set()
         strict: set[tuple[int, int]] = set()
         escapes: set[int] = set()
+        multiline: set[tuple[int, int]] = set()
         if self._db is None:
-            return found, spans, {}, long_lines, strict, escapes
+            return found, spans, {}, long_lines, strict, escapes, multiline
         if joined.isascii():  # bytes are characters
             data = joined.encode("ascii")
             bstarts = starts
@@ -250,8 +274,10 @@ class Scanner:
                     long_lines.add(li)
                 elif key[0] == _PII_STRICT:
                     strict.add((li, key[1]))
-                else:
+                elif key[0] == _ESCAPE:
                     escapes.add(li)
+                else:
+                    multiline.add((li, key[1]))
                 return
             rules = found.get(li)
             if rules is None:
@@ -281,7 +307,7 @@ class Scanner:
         for (li, idx), byte_spans in raw.items():
             spans[(li, idx)] = [(max(0, to_chars(li, s + 1) - 1), to_chars(li, e)) for s, e in byte_spans]
         kw_ends = {li: sorted({to_chars(li, e) for e in ends}) for li, ends in kw_raw.items()}
-        return found, spans, kw_ends, long_lines, strict, escapes
+        return found, spans, kw_ends, long_lines, strict, escapes, multiline
 
     def _scan_lines(self, raw_lines: list[str], depth: int) -> list[tuple[_Hit, ...]]:
         """Hits for lines not in the cache, with spans indexing the raw (un-normalised) lines."""
@@ -289,7 +315,7 @@ class Scanner:
         joined = "\n".join(lines)
         starts = _line_starts(lines)
         norms: dict[int, Normalized] = {}
-        anchors, pii_spans, kw_ends, long_lines, strict, escapes = self._anchor_hits(lines, joined, starts)
+        anchors, pii_spans, kw_ends, long_lines, strict, escapes, multiline = self._anchor_hits(lines, joined, starts)
         if escapes:
             # Only lines holding an escape or invisible character change (the common case:
             # none, or a '%2F' somewhere); the rest are their own normal form. Detectors run
@@ -307,7 +333,7 @@ class Scanner:
                 # Everything the pass reports is line-relative: redo just the changed lines.
                 changed = list(norms)
                 sub = [lines[li] for li in changed]
-                sub_found, sub_spans, sub_kw, sub_long, sub_strict, _ = self._anchor_hits(
+                sub_found, sub_spans, sub_kw, sub_long, sub_strict, _, _ = self._anchor_hits(
                     sub, "\n".join(sub), _line_starts(sub))
                 for li in changed:
                     anchors.pop(li, None)
@@ -346,6 +372,9 @@ class Scanner:
                 hits.extend(_license_hits(line))
         if cfg.secrets:
             self._generic_hits(lines, joined, starts, kw_ends, long_lines, lockfile_lines, results, depth)
+        # Multi-line anchors as seen in the raw lines (the whole-text rules run on raw text).
+        for li, idx in multiline:
+            results.setdefault(li, []).append((_MARKER, _K8S if idx < 0 else str(idx), 0, 0, 0.0, ""))
         out: list[tuple[_Hit, ...]] = [()] * len(lines)
         for li, hits in results.items():
             if not hits:
@@ -454,18 +483,24 @@ class Scanner:
         if not decoded or len(_PRINTABLE.findall(decoded)) < 0.9 * len(decoded):
             return None
         lines = decoded.split("\n")
+        multiline: set[str] = set()
         for res in self._scan_lines(lines, depth=1):
             for kind, type_, *_ in res:
                 if kind == "secret":
                     return type_
-        for m in self._multiline_hits(decoded):
+                if kind == _MARKER:
+                    multiline.add(type_)
+        for m in self._multiline_hits(decoded, multiline):
             return m[1]
         return _PLAIN_TEXT
 
-    def _multiline_hits(self, text: str) -> list[tuple[str, str, int, int, float, str]]:
-        hits = [("secret", "KUBERNETES_SECRET", s, e, 1.0, "rule") for s, e in kubernetes_secret_values(text)]
-        for rule in self._multi_rules:
-            if not any(a in text for a in rule.anchors):
+    def _multiline_hits(self, text: str, anchored: set[str]) -> list[tuple[str, str, int, int, float, str]]:
+        """Multi-line shapes in `text`, for the rules whose anchors the line pass saw (`anchored`)."""
+        hits: list[_Hit] = []
+        if _K8S in anchored:
+            hits.extend(("secret", "KUBERNETES_SECRET", s, e, 1.0, "rule") for s, e in kubernetes_secret_values(text))
+        for i, rule in enumerate(self._multi_rules):
+            if str(i) not in anchored:
                 continue
             for m in rule.regex.finditer(text):
                 if rule.keyword_group and KEYWORD.search(m.group(rule.keyword_group)) is None:

@@ -63,3 +63,18 @@ def test_phone_recognizer_matches_presidio_spans_and_scores() -> None:
         want = sorted((r.entity_type, r.start, r.end, r.score) for r in stock.analyze(line, ["PHONE_NUMBER"]))
         got = sorted((r.entity_type, r.start, r.end, r.score) for r in ours.analyze(line, ["PHONE_NUMBER"]))
         assert got == want, line
+
+
+def test_multiline_shapes_are_found_when_their_anchor_lines_come_from_the_cache(tok) -> None:
+    """Whole-text rules run when a line (fresh or cached) marked their anchor; markers never leak."""
+    body = "\n".join(tok(64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") for _ in range(4))
+    pem = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"
+    manifest = f"apiVersion: v1\nKind: Secret\ndata:\n  password: {tok(24, 'abcdefghijklmnopqrstuvwxyz0123456789')}\n"
+    xml = f"<apiToken>\n  {tok(32)}\n</apiToken>"
+    scanner = Scanner()
+    for text in (pem, manifest, xml):
+        first = scanner.scan(text)
+        assert first and {f.kind for f in first} == {"secret"}
+        # Every line is cached now; a longer text around the same lines finds the same shape.
+        again = scanner.scan("x = 1\n" + text + "\ny = 2")
+        assert [(f.type, f.start - 6, f.end - 6) for f in again] == [(f.type, f.start, f.end) for f in first]
