@@ -3,21 +3,20 @@ package customs.audit_level
 
 import rego.v1
 
+import data.customs.audit
 import data.customs.inputs
 import data.customs.license
-
-audit_cfg := data.customs.audit
 
 default level := "full"
 
 level := "metadata" if metadata_only
 
 metadata_only if {
-	some team in audit_cfg.metadata_only_teams
+	some team in audit.metadata_only_teams
 	team == inputs.team
 }
 
 metadata_only if {
-	some cls in audit_cfg.metadata_only_repo_classes
+	some cls in audit.metadata_only_repo_classes
 	license.classes[cls]
 }

@@ -6,28 +6,24 @@ import rego.v1
 
 import data.customs.inputs
 
-budget := inputs.budget
-
 remaining_tokens := r if {
-	r := budget.remaining_tokens
+	r := inputs.budget.remaining_tokens
 	is_number(r)
 }
 
 remaining_usd := r if {
-	r := budget.remaining_usd
+	r := inputs.budget.remaining_usd
 	is_number(r)
 }
 
-requested_max := inputs.max_tokens
-
 # Which budget ran out and when it resets, when the ledger says so (input.budget.budget/resets_at).
 budget_name := n if {
-	n := budget.budget
+	n := inputs.budget.budget
 	is_string(n)
 } else := "for this principal"
 
 resets := concat("", ["; it resets at ", r]) if {
-	r := budget.resets_at
+	r := inputs.budget.resets_at
 	is_string(r)
 } else := ""
 
@@ -43,12 +39,12 @@ deny contains {
 
 max_tokens := floor(remaining_tokens) if {
 	remaining_tokens > 0
-	not requested_max
+	not inputs.max_tokens
 }
 
 max_tokens := floor(remaining_tokens) if {
 	remaining_tokens > 0
-	remaining_tokens < requested_max
+	remaining_tokens < inputs.max_tokens
 }
 
 notes contains {

@@ -6,6 +6,7 @@ import rego.v1
 
 import data.customs.audit_level
 import data.customs.budget_guard
+import data.customs.findings
 import data.customs.inputs
 import data.customs.license
 import data.customs.residency
@@ -15,50 +16,34 @@ default_kind_actions := {"secret": "mask", "pii": "mask", "license": "keep"}
 
 # The action for a finding whose type has none of its own: findings.yaml kind_actions, else the
 # default for its kind.
-kind_actions[kind] := action if {
-	some kind, action in data.customs.findings.kind_actions
-}
+kind_actions := object.union(default_kind_actions, configured) if {
+	configured := findings.kind_actions
+} else := default_kind_actions
 
-kind_actions[kind] := action if {
-	some kind, action in default_kind_actions
-	not data.customs.findings.kind_actions[kind]
-}
+# License actions (copyleft types) never override what roles decided for a type.
+actions := roles.actions if {
+	license.actions == {}
+} else := object.union(license.actions, roles.actions)
 
-counts := inputs.counts
-
-kinds := inputs.kinds
-
-# What roles decided for a type; license actions (copyleft types) only where roles decided nothing.
-actions[t] := action if {
-	some t, action in roles.actions
-}
-
-actions[t] := action if {
-	some t, action in license.actions
-	not roles.actions[t]
-}
-
-blocked_types := {t |
-	some t
-	actions[t] == "block"
-	counts[t] > 0
-}
-
-blocked_kinds := {k |
-	some k
-	kind_actions[k] == "block"
-	kinds[k] > 0
-}
-
+# Finding types and kinds whose action is "block" refuse the request.
 block_reasons contains {
 	"rule": concat("", ["redaction.", lower(t), "_blocks"]),
 	"message": concat("", ["the request contains ", t, ", which may not be sent anywhere"]),
-} if some t in blocked_types
+} if {
+	some t
+	n := inputs.counts[t]
+	actions[t] == "block"
+	n > 0
+}
 
 block_reasons contains {
 	"rule": concat("", ["redaction.", k, "_blocks"]),
 	"message": concat("", ["the request contains ", k, " findings, which may not be sent anywhere"]),
-} if some k in blocked_kinds
+} if {
+	some k
+	kind_actions[k] == "block"
+	inputs.kinds[k] > 0
+}
 
 denials contains d if some d in residency.deny
 
@@ -79,7 +64,10 @@ notes contains n if some n in budget_guard.notes
 allow := denials == set()
 
 # Denials first, then notes, each in sorted order.
-reasons := [r | some group in [sort(denials), sort(notes)]; some r in group]
+reasons := [] if {
+	denials == set()
+	notes == set()
+} else := [r | some group in [sort(denials), sort(notes)]; some r in group]
 
 # Set even when the request is denied: a denied request goes nowhere, and the audit shows where
 # it would have gone.

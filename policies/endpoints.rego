@@ -4,36 +4,32 @@ package customs.endpoints
 import rego.v1
 
 import data.customs.inputs
-
-endpoints := data.customs.providers.endpoints
-
-# The request's host (lower-cased, without a port).
-host := inputs.host
+import data.customs.providers
 
 # The name of the endpoint the client asked for: its entry in `hosts`, else the first
 # `host_suffixes` entry the host ends with, else `unknown`. Entries naming no endpoint are skipped.
 requested_name := name if {
-	name := data.customs.providers.hosts[host]
-	endpoints[name]
+	name := providers.hosts[inputs.host]
+	providers.endpoints[name]
 } else := name if {
 	name := by_suffix[0]
 } else := unknown.name
 
 by_suffix := [name |
-	host != ""
-	some entry in data.customs.providers.host_suffixes
-	endswith(host, entry.suffix)
+	inputs.host != ""
+	some entry in providers.host_suffixes
+	endswith(inputs.host, entry.suffix)
 	name := entry.endpoint
-	endpoints[name]
+	providers.endpoints[name]
 ]
 
 # The endpoint the client asked for (or `unknown`).
 requested := ep if {
-	ep := endpoints[requested_name]
+	ep := providers.endpoints[requested_name]
 } else := unknown
 
 unknown := object.union(unknown_default, ep) if {
-	ep := data.customs.providers.unknown_endpoint
+	ep := providers.unknown_endpoint
 } else := unknown_default
 
 unknown_default := {"name": "unknown", "provider": "", "region": "unknown", "jurisdiction": "unknown", "external": true}

@@ -4,37 +4,29 @@ package customs.license
 
 import rego.v1
 
+import data.customs.findings
 import data.customs.inputs
+import data.customs.repos
 import data.customs.residency
 
-findings_cfg := data.customs.findings
-
-repos_cfg := data.customs.repos
-
-counts := inputs.counts
-
-repo := inputs.repo
-
-file_paths := inputs.file_paths
-
-never_external := {c | some c in classes} if {
-	classes := repos_cfg.never_external
+never_external := {c | some c in listed} if {
+	listed := repos.never_external
 } else := {"restricted"}
 
 # Repository classes: of its exact name (repos), and of every glob it matches (repo_patterns).
 repo_classes contains cls if {
-	cls := repos_cfg.repos[repo]
+	cls := repos.repos[inputs.repo]
 }
 
 repo_classes contains cls if {
-	repo != ""
-	some pattern, cls in repos_cfg.repo_patterns
-	glob.match(pattern, ["/"], repo)
+	inputs.repo != ""
+	some pattern, cls in repos.repo_patterns
+	glob.match(pattern, ["/"], inputs.repo)
 }
 
 path_classes[p] contains cls if {
-	some p in file_paths
-	some pattern, cls in repos_cfg.paths
+	some p in inputs.file_paths
+	some pattern, cls in repos.paths
 	glob.match(pattern, ["/"], p)
 }
 
@@ -45,12 +37,7 @@ classes contains cls if {
 	some cls in path_classes[p]
 }
 
-proprietary_types := {t |
-	some t in findings_cfg.proprietary_types
-	counts[t] > 0
-}
-
-causes contains concat("", ["repository ", repo, " is classified ", cls]) if {
+causes contains concat("", ["repository ", inputs.repo, " is classified ", cls]) if {
 	some cls in repo_classes
 	never_external[cls]
 }
@@ -61,7 +48,11 @@ causes contains concat("", ["file ", p, " is classified ", cls]) if {
 	never_external[cls]
 }
 
-causes contains concat(" ", ["the request carries", t]) if some t in proprietary_types
+# Markers of proprietary code (findings.yaml proprietary_types) found in the request.
+causes contains concat(" ", ["the request carries", t]) if {
+	some t in findings.proprietary_types
+	inputs.counts[t] > 0
+}
 
 restricted if causes != set()
 
@@ -76,17 +67,14 @@ deny contains {
 	residency.target_external
 }
 
-copyleft_types := {t | some t in findings_cfg.copyleft_types}
-
 copyleft_found contains t if {
-	some t, n in counts
-	copyleft_types[t]
-	n > 0
+	some t in findings.copyleft_types
+	inputs.counts[t] > 0
 }
 
 copyleft_found contains t if {
-	some t, n in counts
-	some prefix in findings_cfg.copyleft_spdx_prefixes
+	some t, n in inputs.counts
+	some prefix in findings.copyleft_spdx_prefixes
 	startswith(t, prefix)
 	n > 0
 }
@@ -99,5 +87,5 @@ notes contains {
 actions := {t: copyleft_action | some t in copyleft_found}
 
 copyleft_action := a if {
-	a := findings_cfg.copyleft_action
+	a := findings.copyleft_action
 } else := "keep"

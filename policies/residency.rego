@@ -6,49 +6,41 @@ import rego.v1
 
 import data.customs.endpoints
 import data.customs.inputs
-
-allowed_regions := inputs.regions
-
-requested := endpoints.requested
-
-requested_name := endpoints.requested_name
+import data.customs.providers
 
 # Internal (self-hosted, on-prem) endpoints keep data in the organisation: residency is moot.
 out_of_region if {
-	allowed_regions != []
+	inputs.regions != []
 	endpoints.requested_external
-	not region_allowed
-}
-
-region_allowed if {
-	some r in allowed_regions
-	r == requested.region
+	every r in inputs.regions {
+		r != endpoints.requested.region
+	}
 }
 
 # In-region endpoints configured for this provider that can take the request (they have an
 # upstream), in the principal's order of regions.
 in_region_targets := [name |
-	by_region := data.customs.providers.in_region[inputs.provider]
-	some r in allowed_regions
+	by_region := providers.in_region[inputs.provider]
+	some r in inputs.regions
 	name := by_region[r]
-	is_string(endpoints.endpoints[name].upstream)
+	is_string(providers.endpoints[name].upstream)
 ]
 
 # Where the request goes instead: the first in-region target.
 route := {"endpoint": name, "upstream": ep.upstream, "region": object.get(ep, "region", "")} if {
 	out_of_region
 	name := in_region_targets[0]
-	ep := endpoints.endpoints[name]
+	ep := providers.endpoints[name]
 }
 
 # The endpoint the request will actually reach, its name and region.
 target := ep if {
-	ep := endpoints.endpoints[route.endpoint]
-} else := requested
+	ep := providers.endpoints[route.endpoint]
+} else := endpoints.requested
 
 target_name := name if {
 	name := route.endpoint
-} else := requested_name
+} else := endpoints.requested_name
 
 target_region := r if {
 	r := target.region
@@ -63,8 +55,8 @@ target_self_hosted if target.self_hosted == true
 deny contains {
 	"rule": "residency.region_not_allowed",
 	"message": concat("", [
-		"endpoint ", requested_name, " is in region ", requested.region, "; principal ", inputs.principal_id,
-		" may only send to ", concat(", ", allowed_regions), " and no in-region endpoint is configured",
+		"endpoint ", endpoints.requested_name, " is in region ", endpoints.requested.region, "; principal ", inputs.principal_id,
+		" may only send to ", concat(", ", inputs.regions), " and no in-region endpoint is configured",
 	]),
 } if {
 	out_of_region
@@ -74,7 +66,7 @@ deny contains {
 notes contains {
 	"rule": "residency.routed",
 	"message": concat("", [
-		"routed from ", requested_name, " (", requested.region, ") to in-region endpoint ",
+		"routed from ", endpoints.requested_name, " (", endpoints.requested.region, ") to in-region endpoint ",
 		route.endpoint, " (", route.region, ")",
 	]),
 } if route

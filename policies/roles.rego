@@ -3,26 +3,19 @@ package customs.roles
 
 import rego.v1
 
+import data.customs.findings
 import data.customs.inputs
+import data.customs.permissions
+import data.customs.providers
 import data.customs.residency
-
-permissions := data.customs.permissions
-
-role_table := data.customs.permissions.roles
 
 principal_roles := r if {
 	r := inputs.declared_roles
 	r != []
 } else := object.get(permissions, "default_roles", [])
 
-team := inputs.team
-
-provider := inputs.provider
-
-model := inputs.model
-
 # What the principal's roles grant: the permissions.yaml entry of each role it has.
-grants := [g | some role in principal_roles; g := role_table[role]]
+grants := [g | some role in principal_roles; g := permissions.roles[role]]
 
 provider_granted if {
 	some g in grants
@@ -33,12 +26,12 @@ provider_granted if {
 provider_granted if {
 	some g in grants
 	some p in g.providers
-	p == provider
+	p == inputs.provider
 }
 
 deny contains {
 	"rule": "roles.provider_not_allowed",
-	"message": concat("", ["roles ", concat(", ", principal_roles), " may not use provider ", provider]),
+	"message": concat("", ["roles ", concat(", ", principal_roles), " may not use provider ", inputs.provider]),
 } if not provider_granted
 
 self_hosted_only if {
@@ -58,25 +51,26 @@ deny contains {
 model_matches(pattern, name) if pattern == name
 
 model_matches(pattern, name) if {
-	endswith(pattern, "*")
-	startswith(name, trim_suffix(pattern, "*"))
+	prefix := trim_suffix(pattern, "*")
+	prefix != pattern
+	startswith(name, prefix)
 }
 
 # Restricted model patterns matching the model that the principal's team is not listed for.
 model_refusals[pattern] := teams if {
-	some pattern, teams in data.customs.providers.models.restricted
-	model_matches(pattern, model)
-	not team in teams
+	some pattern, teams in providers.models.restricted
+	model_matches(pattern, inputs.model)
+	not inputs.team in teams
 }
 
 deny contains {
 	"rule": "roles.model_restricted",
-	"message": concat("", ["model ", model, " is restricted to teams ", concat(", ", teams)]),
+	"message": concat("", ["model ", inputs.model, " is restricted to teams ", concat(", ", teams)]),
 } if {
 	some teams in model_refusals
 }
 
-always_block := {t | some t in data.customs.findings.always_block}
+always_block := {t | some t in findings.always_block}
 
 # Types this principal's roles send unmasked.
 kept := {t |
@@ -86,7 +80,7 @@ kept := {t |
 
 # Types some role may keep: everybody else gets them masked.
 role_managed := {t |
-	some g in role_table
+	some g in permissions.roles
 	some t in g.keep
 }
 
