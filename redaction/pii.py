@@ -96,6 +96,43 @@ def ipv6_possible(text: str) -> bool:
     return any(_plausible_ipv6(text, m.start(), m.end()) for m in _V6_RUN.finditer(text))
 
 
+class _SharedParseMatcher(phonenumbers.PhoneNumberMatcher):
+    """phonenumbers' matcher that shares internationally written numbers' verdicts across regions.
+
+    A matcher's region enters only through `parse(candidate, region)`. When a candidate starts
+    with '+' and a valid country code follows, parse takes the country (and its metadata) from
+    the number and never reads the region, so the candidate's verdict is the same for every
+    region: it is worked out by the first matcher over this text and reused by the others
+    (`shared`, one per text). `parse(candidate, None)` proves that case: with no region it can
+    only succeed that way, and it says so in country_code_source. Any other candidate (national
+    formats, '+' with an unknown country code, which parse retries with the region's
+    international prefix) is judged by each matcher itself, as before.
+    """
+
+    def __init__(self, text: str, region: str, leniency: int,
+                 shared: dict[tuple[str, int], phonenumbers.PhoneNumberMatch | None]) -> None:
+        super().__init__(text, region, leniency=leniency)
+        self._shared = shared
+
+    def _parse_and_verify(self, candidate, offset):  # type: ignore[no-untyped-def]
+        key = (candidate, offset)
+        if key in self._shared:
+            return self._shared[key]
+        match = super()._parse_and_verify(candidate, offset)
+        if ("+" in candidate or "\uff0b" in candidate) and _from_plus_sign(candidate):
+            self._shared[key] = match
+        return match
+
+
+def _from_plus_sign(candidate: str) -> bool:
+    """Whether phonenumbers reads the country of `candidate` from its leading '+' (region-free)."""
+    try:
+        number = phonenumbers.parse(candidate, None, keep_raw_input=True)
+    except phonenumbers.NumberParseException:
+        return False
+    return number.country_code_source == phonenumbers.CountryCodeSource.FROM_NUMBER_WITH_PLUS_SIGN
+
+
 class MatcherOnlyPhoneRecognizer(PhoneRecognizer):
     """presidio's PhoneRecognizer without its second parse of every match.
 
@@ -103,14 +140,16 @@ class MatcherOnlyPhoneRecognizer(PhoneRecognizer):
     again, only to name the number's region in the explanation text (~40% of its time). The
     spans, type and score come from the matchers alone, so they are the same here; a span
     found by several regions is turned into a result once (presidio's duplicate removal
-    would drop the copies anyway), explained by the first region that found it.
+    would drop the copies anyway), explained by the first region that found it. The matchers
+    share their verdicts on internationally written numbers (see _SharedParseMatcher).
     """
 
     def analyze(self, text, entities, nlp_artifacts=None):  # type: ignore[no-untyped-def]
         """Phone numbers in `text`: the union of every region's matches, contained ones dropped."""
         found: dict[tuple[int, int], RecognizerResult] = {}
+        shared: dict[tuple[str, int], phonenumbers.PhoneNumberMatch | None] = {}
         for region in self.supported_regions:
-            for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=self.leniency):
+            for match in _SharedParseMatcher(text, region, self.leniency, shared):
                 span = (match.start, match.end)
                 if span not in found:
                     found[span] = self._get_recognizer_result(match, text, region, nlp_artifacts)

@@ -50,14 +50,18 @@ def test_pii_gates_only_skip_lines_without_results() -> None:
 
 
 def test_phone_recognizer_matches_presidio_spans_and_scores() -> None:
-    """Skipping presidio's second parse of each phone match changes no span, type or score."""
+    """Skipping presidio's second parse of each match, and sharing verdicts on '+' numbers across
+    regions, changes no span, type or score."""
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
     from redaction.pii import MatcherOnlyPhoneRecognizer
 
     samples = LINES + ["call +1 212 555 0187 or 020 7946 0958, fax (212) 555-0100", "+49 30 1234567 / +91 98765 43210",
                        "tel: 212-555-0187 ext. 12, 1-800-555-0199", "+972 2 123 4567; +55 11 91234 5678; 0049 30 1234567",
-                       "ids 1234567 2125550187 20 7946 0958 12 34 56", "call +1 (416) 555 0123 x 45 or +44 20 7946 0958"]
+                       "ids 1234567 2125550187 20 7946 0958 12 34 56", "call +1 (416) 555 0123 x 45 or +44 20 7946 0958",
+                       # '+' with an unknown country code: parse retries with each region's prefix.
+                       "+011 44 20 7946 0958, +0 212 555 0187, +28 1234 5678, +\uff0b49 30 1234567, 011 44 20 7946 0958",
+                       "dev1234@example.com +1 212 555 0187 and +1 212 555 0187 / +91 98765 43210 ext 7"]
     stock, ours = PhoneRecognizer(), MatcherOnlyPhoneRecognizer()
     for line in samples:
         want = sorted((r.entity_type, r.start, r.end, r.score) for r in stock.analyze(line, ["PHONE_NUMBER"]))
