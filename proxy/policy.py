@@ -336,81 +336,100 @@ class _InputTerm:
     """A regopy input term built straight from a JSON-shaped mapping.
 
     regopy's own `Input(value)` makes one Python wrapper call (plus a string buffer copy) per
-    node; calling the C builder directly halves the cost, which is a third of a decision.
-    Strings that JSON would escape (quotes, backslashes, control characters) make `build`
-    return None: the term builder would store them unescaped (see Evaluator._run).
+    node; calling the C builder directly, through prototypes of our own that return nothing
+    (the builder records an error and `regoInputValidate` reports it once at the end), costs
+    well under half. Strings that JSON would escape (quotes, backslashes, control characters)
+    make `build` return None: the term builder would store them unescaped (see Evaluator._run).
     Values that are not JSON types become strings, as `json.dumps(default=str)` would.
     """
 
     __slots__ = ("_impl",)
 
-    _lib: Any = None
+    _api: Any = None
 
-    def __init__(self, impl: Any) -> None:
+    def __init__(self, impl: int) -> None:
         self._impl = impl
 
     def __del__(self) -> None:
-        if self._impl is not None:
-            self._lib.regoFreeInput(self._impl)
+        if self._impl:
+            self._api.regoFreeInput(self._impl)
             self._impl = None
+
+    @classmethod
+    def _load(cls) -> Any:
+        """Our own handle on librego_shared, so regopy's prototypes stay as they are."""
+        from regopy.rego_shared import rego
+
+        api = ctypes.CDLL(rego._name)
+        ptr = ctypes.c_void_p
+        for name, args in (("regoInputString", [ptr, ctypes.c_char_p]), ("regoInputInt", [ptr, ctypes.c_int64]),
+                           ("regoInputFloat", [ptr, ctypes.c_double]), ("regoInputBoolean", [ptr, ctypes.c_bool]),
+                           ("regoInputNull", [ptr]), ("regoInputObjectItem", [ptr]),
+                           ("regoInputObject", [ptr, ctypes.c_uint32]), ("regoInputArray", [ptr, ctypes.c_uint32])):
+            fn = getattr(api, name)
+            fn.argtypes, fn.restype = args, None
+        api.regoNewInput.argtypes, api.regoNewInput.restype = [], ptr
+        api.regoInputValidate.argtypes, api.regoInputValidate.restype = [ptr], ctypes.c_uint32
+        api.regoFreeInput.argtypes, api.regoFreeInput.restype = [ptr], None
+        cls._api = api
+        return api
 
     @classmethod
     def build(cls, value: Any) -> _InputTerm | None:
         """The term for `value`, or None if a string in it needs escaping."""
-        lib = cls._lib
-        if lib is None:
-            from regopy.rego_shared import rego as lib
-
-            cls._lib = lib
-        impl = lib.regoNewInput()
+        api = cls._api or cls._load()
+        impl = api.regoNewInput()
         term = cls(impl)
-        put_str, put_int, put_float = lib.regoInputString, lib.regoInputInt, lib.regoInputFloat
-        put_bool, put_null = lib.regoInputBoolean, lib.regoInputNull
-        put_item, put_object, put_array = lib.regoInputObjectItem, lib.regoInputObject, lib.regoInputArray
-        errors = 0
+        put_str, put_int, put_float = api.regoInputString, api.regoInputInt, api.regoInputFloat
+        put_bool, put_null = api.regoInputBoolean, api.regoInputNull
+        put_item, put_object, put_array = api.regoInputObjectItem, api.regoInputObject, api.regoInputArray
 
-        def put_text(s: str) -> int:
-            if '"' in s or "\\" in s or not s.isprintable():
-                raise _NeedsEscaping
-            return put_str(impl, s.encode())
-
-        def add(v: Any) -> int:
+        def add(v: Any) -> None:
             t = type(v)
             if t is str:
-                return put_text(v)
-            if v is None:
-                return put_null(impl)
-            if t is bool:
-                return put_bool(impl, v)
-            if t is int:
-                return put_int(impl, v)
-            if t is float:
-                return put_float(impl, v)
-            err = 0
-            if isinstance(v, Mapping):
+                if '"' in v or "\\" in v or not v.isprintable():
+                    raise _NeedsEscaping
+                put_str(impl, v.encode())
+            elif t is dict:
                 for k, x in v.items():
-                    err |= put_text(k if type(k) is str else str(k)) | add(x) | put_item(impl)
-                return err | put_object(impl, len(v))
-            if isinstance(v, list | tuple):
+                    add(k if type(k) is str else str(k))
+                    add(x)
+                    put_item(impl)
+                put_object(impl, len(v))
+            elif v is None:
+                put_null(impl)
+            elif t is bool:
+                put_bool(impl, v)
+            elif t is int:
+                put_int(impl, v)
+            elif t is float:
+                put_float(impl, v)
+            elif t is list or t is tuple:
                 for x in v:
-                    err |= add(x)
-                return err | put_array(impl, len(v))
-            if isinstance(v, bool | int | float):  # subclasses (IntEnum, ...)
-                return add(json.loads(json.dumps(v)))
-            return put_text(str(v))
+                    add(x)
+                put_array(impl, len(v))
+            elif isinstance(v, Mapping):
+                add(dict(v))
+            elif isinstance(v, list | tuple):
+                add(list(v))
+            elif isinstance(v, bool | int | float):  # subclasses (IntEnum, ...)
+                add(json.loads(json.dumps(v)))
+            else:
+                add(str(v))
 
         try:
-            errors = add(value)
+            add(value)
         except (_NeedsEscaping, ctypes.ArgumentError):  # ArgumentError: an int beyond 64 bits
             return None
-        if errors:
+        status = api.regoInputValidate(impl)
+        if status:
             from regopy import RegoError
 
-            raise RegoError("Unable to create input", errors)
+            raise RegoError("Unable to create input", status)
         return term
 
     @property
-    def impl(self) -> Any:
+    def impl(self) -> int:
         return self._impl
 
 

@@ -248,6 +248,24 @@ def test_quotes_in_input_strings_survive(engine: PolicyEngine) -> None:
     assert 'c"a\\rol' in msg
 
 
+def test_python_values_in_the_input_decide_like_their_json(engine: PolicyEngine) -> None:
+    """Tuples, int enums, non-ASCII text and ints beyond 64 bits reach policy as JSON would."""
+    import enum
+    import json
+
+    class Budget(enum.IntEnum):
+        LEFT = 300
+
+    raw = make_input({**CAROL, "id": "caról", "regions": ("eu",)}, with_req(ANTHROPIC, max_tokens=None),
+                     budget={"remaining_tokens": Budget.LEFT, "remaining_usd": None})
+    d = engine.decide(raw)
+    assert d == engine.decide(json.loads(json.dumps(raw)))
+    assert d.max_tokens == 300
+    assert "caról" in next(r.message for r in d.reasons if r.rule == "residency.region_not_allowed")
+    huge = make_input(ALICE, with_req(OPENAI, max_tokens=2**70))
+    assert engine.decide(huge) == engine.decide(json.loads(json.dumps(huge)))
+
+
 def test_engines_agree_on_every_case(engine: PolicyEngine, request: pytest.FixtureRequest) -> None:
     """Beyond the table's assertions: the whole Decision is identical to the embedded engine's."""
     from proxy.policy import EmbeddedEngine, PolicyConfig
