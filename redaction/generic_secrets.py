@@ -128,16 +128,12 @@ _SEPARATORS = re.compile(r"[_\-.:/]+")
 
 def _identifier_like(tok: str) -> bool:
     """camelCase / snake_case / dotted / dashed names made of words, not key material."""
-    # Every non-empty part must be made of words; the first that is not decides (key material
-    # usually fails the cheap digit test on its first or second part).
-    total = 0
-    for part in _SEPARATORS.split(tok):
-        if not part:
-            continue
-        total += 1
-        if any(map(str.isdigit, part[:-2])) or sum(map(len, _WORDY.findall(part))) < len(part) - 2:
-            return False
-    return total > 0
+    # Every non-empty part must be made of words. Key material usually fails the cheap digit
+    # test on some part, so that test runs on all parts before any word matching.
+    parts = [part for part in _SEPARATORS.split(tok) if part]
+    if not parts or any(any(map(str.isdigit, part[:-2])) for part in parts):
+        return False
+    return all(sum(map(len, _WORDY.findall(part))) >= len(part) - 2 for part in parts)
 
 
 def _wordish(tok: str) -> bool:

@@ -401,11 +401,25 @@ class Scanner:
                 verdict = judged[(tok, kw)] = is_random_token(tok, kw)
             return verdict
 
+        # A guess on exactly the span a shaped-secret rule already matched in its line can never
+        # be kept: _resolve ranks the rule's hit first (rank 0, score 1.0, earlier in the line's
+        # hits, so first on ties too) and drops every hit that overlaps a kept one; whatever
+        # overlaps the rule's span overlaps the guess. So such values are not judged at all.
+        claimed: dict[int, set[tuple[int, int]]] = {}
+        for li, line_hits in results.items():
+            spans = {(h[2], h[3]) for h in line_hits if h[5] == "rule"}
+            if spans:
+                claimed[li] = spans
+        nothing: set[tuple[int, int]] = set()
+
         for li, ends in kw_ends.items():
             line = lines[li]
             base = line_starts[li]
+            taken = claimed.get(li, nothing)
             # Quoted values after a keyword may hold punctuation a token never would.
             for vs, ve, value in assigned_values(line, ends):
+                if (vs, ve) in taken:
+                    continue
                 ok, score = judge(value, True)
                 if ok and li not in lockfile_lines:
                     results.setdefault(li, []).append(("secret", "GENERIC_SECRET", vs, ve, score, "keyword"))
@@ -432,6 +446,8 @@ class Scanner:
             kw = li in kw_ends
             n = end - start
             base = line_starts[li]
+            if claimed and (start - base, end - base) in claimed.get(li, nothing):
+                continue
             if n >= b64_min and depth == 0:
                 inner = self._decoded_secret(tok)
                 if inner == _PLAIN_TEXT:

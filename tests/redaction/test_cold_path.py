@@ -82,3 +82,29 @@ def test_multiline_shapes_are_found_when_their_anchor_lines_come_from_the_cache(
         # Every line is cached now; a longer text around the same lines finds the same shape.
         again = scanner.scan("x = 1\n" + text + "\ny = 2")
         assert [(f.type, f.start - 6, f.end - 6) for f in again] == [(f.type, f.start, f.end) for f in first]
+
+
+def test_a_guess_on_a_rule_matched_span_never_survives_resolution() -> None:
+    """Why the generic pass may skip values a shaped rule matched: _resolve drops them anyway."""
+    import random
+
+    from redaction.scanner import _resolve
+
+    rng = random.Random(3)
+    for _ in range(3000):
+        hits = []
+        for _ in range(rng.randint(1, 6)):
+            s = rng.randint(0, 40)
+            e = s + rng.randint(1, 20)
+            hits.append(rng.choice([("secret", "R", s, e, 1.0, "rule"), ("pii", "P", s, e, rng.choice([0.4, 1.0]), "presidio"),
+                                    ("secret", "G", s, e, rng.choice([0.7, 1.0]), "keyword"),
+                                    ("secret", "H", s, e, 0.8, "entropy"), ("license", "L", s, e, 0.9, "license")]))
+        rule = next((h for h in hits if h[5] == "rule"), None)
+        if rule is None:
+            continue
+        at = hits.index(rule)
+        for guess in (("secret", "G", rule[2], rule[3], 1.0, "keyword"), ("secret", "H", rule[2], rule[3], 0.9, "entropy"),
+                      ("secret", "B", rule[2], rule[3], 1.0, "base64")):
+            # The line's rule hits come before its generic hits.
+            with_guess = hits[:] + [guess] if rng.random() < 0.5 else hits[:at + 1] + [guess] + hits[at + 1:]
+            assert _resolve(with_guess) == _resolve(hits)
