@@ -29,7 +29,7 @@ import re
 import threading
 from collections import OrderedDict, deque
 from itertools import accumulate, compress, islice, repeat
-from operator import is_, methodcaller, not_
+from operator import add, is_, methodcaller, not_
 from typing import Iterable
 
 import hyperscan
@@ -79,7 +79,6 @@ _WARM_UP = "mail a.b@example.co.uk, call +1 (212) 555-0187 or 020 7946 0958, 198
 _WARM_UP_PII = ("ids 0123456789 1234567 123-45-6789 078-05-1120 912-70-1234 4111 1111 1111 1111 "
                 "DE89 3704 0044 0532 0130 00 00:1A:2B:3C:4D:5E 0000.5e00.5301 1BoatSLRHtKNngkdXEeobR76b53LETtpyT "
                 "fe80::1 ::1 +49 30 1234567 +91 98765 43210 +55 11 91234 5678 +972 2 123 4567 +1 416 555 0123")
-_PLUS_ONE = (1).__add__
 _ENCODE_UTF8 = methodcaller("encode", "utf-8", "surrogatepass")
 _PLAIN_TEXT = "\x00plain"  # _decoded_secret: decodes to readable text with no secret in it
 
@@ -218,13 +217,15 @@ class Scanner:
                 deque(map(cache.move_to_end, compress(lines, map(not_, is_new))), 0)
                 new_lines = list(dict.fromkeys(compress(lines, is_new)))
         # A line's result depends on its content only: scan each distinct new line once.
-        fresh = dict(zip(new_lines, self._scan_lines(new_lines, depth=0)))
+        fresh = self._scan_lines(new_lines, depth=0)
         with self._cache_lock:
-            cache.update(fresh)
+            cache.update(zip(new_lines, fresh))
+            # New lines read their result back before anything is evicted; the others keep what
+            # was read above (the default) if another thread's batch evicted them meanwhile.
+            merged = list(map(cache.get, lines, out))
             while len(cache) > self.config.cache_size:
                 cache.popitem(last=False)
-        # New lines take their fresh result; the others keep the cached one (the default).
-        return list(map(fresh.get, lines, out))  # type: ignore[arg-type]
+        return merged  # type: ignore[return-value]
 
     def _scratch(self) -> hyperscan.Scratch:
         scratch = getattr(self._local, "scratch", None)
@@ -530,7 +531,7 @@ class Scanner:
 
 def _line_starts(lines: list[str] | list[bytes]) -> list[int]:
     """Where each line starts in its "\n"-join, plus one sentinel past the end (computed in C)."""
-    return list(accumulate(map(_PLUS_ONE, map(len, lines)), initial=0))
+    return list(accumulate(map(add, map(len, lines), repeat(1)), initial=0))
 
 
 def _windows(line: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
