@@ -424,14 +424,18 @@ class Scanner:
                 ok, score = judge(value, True)
                 if ok and li not in lockfile_lines:
                     results.setdefault(li, []).append(("secret", "GENERIC_SECRET", vs, ve, score, "keyword"))
+            digits = _HAS_DIGIT.search(line) is not None  # most lines have none: no per-token search
             for m in TOKEN.finditer(line):
                 tok = m.group()
-                n = len(tok)
                 # Long ones (>= 20 token characters, as LONG_TOKEN) all count here; among short
                 # ones, digit-free names (auth_flow, SessionStore) are identifiers, not values.
-                if n >= 20 and len(tok.rstrip("=")) >= 20 or n < 20 and (
-                        _HAS_DIGIT.search(tok) or not (tok.islower() or tok.isupper() or "_" in tok or "." in tok)):
-                    candidates.append((li, base + m.start(), base + m.end(), tok))
+                if len(tok) >= 20:
+                    if len(tok.rstrip("=")) < 20:
+                        continue
+                elif not ((digits and _HAS_DIGIT.search(tok)) or not (
+                        tok.islower() or tok.isupper() or "_" in tok or "." in tok)):
+                    continue
+                candidates.append((li, base + m.start(), base + m.end(), tok))
         # Without a keyword only long tokens can count, and only in the lines where the Hyperscan
         # pass saw a long run with a digit or of base64 length; there, a digit-free one is no key
         # (and too short to be base64).
@@ -471,6 +475,8 @@ class Scanner:
 
     @staticmethod
     def _rule_hits(rule: SecretRule, line: str) -> Iterable[_Hit]:
+        if rule.needs and not all(literal in line for literal in rule.needs):
+            return
         for m in rule.regex.finditer(line):
             if "s" in rule.regex.groupindex and m.group("s") is not None:
                 s, e = m.span("s")

@@ -26,6 +26,9 @@ class SecretRule:
     caseless: bool = False  # anchors matched case-insensitively
     multiline: bool = False  # regex may span lines: run on the whole text, not per line
     keyword_group: str | None = None  # this group must contain a secret keyword (checked after)
+    # Literals every match holds besides the anchor: a line without one of them is not searched
+    # (the regex alone would be tried at every position of it).
+    needs: tuple[str, ...] = ()
 
 
 _B = r"(?<![A-Za-z0-9_\-.])"  # token start boundary
@@ -33,10 +36,10 @@ _E = r"(?![A-Za-z0-9_\-])"  # token end boundary
 
 
 def _r(type_: str, anchors: tuple[str, ...] | str, pattern: str, *, caseless: bool = False,
-       multiline: bool = False, keyword_group: str | None = None) -> SecretRule:
+       multiline: bool = False, keyword_group: str | None = None, needs: tuple[str, ...] = ()) -> SecretRule:
     if isinstance(anchors, str):
         anchors = (anchors,)
-    return SecretRule(type_, anchors, re.compile(pattern), caseless, multiline, keyword_group)
+    return SecretRule(type_, anchors, re.compile(pattern), caseless, multiline, keyword_group, needs)
 
 
 # (type, anchors, token body) for "prefix + charset{n,}" tokens: the bulk of modern vendor keys.
@@ -149,7 +152,8 @@ STRUCTURED: list[SecretRule] = [
     _r("MSTEAMS_WEBHOOK", (".webhook.office.com",), r"https://[a-z0-9]+\.webhook\.office\.com/webhookb2/[A-Za-z0-9@/\-]{40,}"),
     # user:password@ in any scheme URL: only the password is the secret.
     _r("CONNECTION_STRING", ("://",),
-       r"[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/@'\"`<>]{0,64}:(?P<s>[^\s@/'\"`<>]{3,256})@[A-Za-z0-9.\-_\[\]]+"),
+       r"[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/@'\"`<>]{0,64}:(?P<s>[^\s@/'\"`<>]{3,256})@[A-Za-z0-9.\-_\[\]]+",
+       needs=("@",)),  # most URLs in code and docs carry no credentials
     _r("CONNECTION_STRING", ("password=", "pwd=", "Password=", "PWD="),
        r"(?i)(?:jdbc:|server=|data source=|host=|;|&|\?|\s)(?:password|pwd)=(?P<s>[^\s;&'\"`<>]{3,128})", caseless=True),
     _r("GCP_SERVICE_ACCOUNT", ("private_key_id",),
