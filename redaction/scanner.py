@@ -437,8 +437,7 @@ class Scanner:
                     continue
                 candidates.append((li, base + m.start(), base + m.end(), tok))
         # Without a keyword only long tokens can count, and only in the lines where the Hyperscan
-        # pass saw a long run with a digit or of base64 length; there, a digit-free one is no key
-        # (and too short to be base64).
+        # pass saw a long run; there, a digit-free one is no key (and too short to be base64).
         decodable = b64_min if depth == 0 else 1 << 62
         for li in sorted(long_lines):
             if li in kw_ends:
