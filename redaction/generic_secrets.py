@@ -42,23 +42,11 @@ KEYWORD_PATTERNS: tuple[tuple[str, bool], ...] = (
 # '=' only as trailing base64 padding, so `key=value` yields the value as its own token.
 TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/.~])[A-Za-z0-9_\-+/.~]{8,}={0,3}")
 LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/.~])[A-Za-z0-9_\-+/.~]{20,}={0,3}")
-_T = r"[A-Za-z0-9_\-+/.~]"  # a token character (TOKEN's class)
-_RUN_END = _T + r"*(?:[^A-Za-z0-9_\-+/.~]|$)"  # ... up to the end of the run: one match per run
-
-
-def long_run_patterns(decode_min_len: int) -> tuple[str, ...]:
-    """Hyperscan patterns for the lines where a long token can count without a keyword.
-
-    Such a token (>= 20 token characters, see LONG_TOKEN) is judged only if it holds a digit or
-    is long enough to be decoded as base64; the pattern flags every run of >= 20 (matching once
-    per run, at its end) and the long pass checks the rest. An exact "20 in a row around a
-    digit" pattern would spare digit-free dotted names, but takes Hyperscan ~0.1 s to compile,
-    and looser digit conditions flag numeric code wholesale. Keyword lines take their tokens
-    from TOKEN.
-    """
-    return (_T + "{20}" + _RUN_END,)
-
-
+# Hyperscan: the end of every run of >= 20 token characters, once per run (the 20 characters
+# before a non-token character or the end): the lines where LONG_TOKEN can match. (An exact
+# "20 in a row around a digit" pattern would also spare digit-free dotted names, but takes
+# Hyperscan ~0.1 s to compile; looser digit conditions flag numeric code wholesale.)
+LONG_RUN_END = r"[A-Za-z0-9_\-+/.~]{20}(?:[^A-Za-z0-9_\-+/.~]|$)"
 # A quoted value assigned to a keyword-named thing; may contain punctuation (passwords do).
 # Matched from where a keyword ends (reported by the Hyperscan pass), so that a long run of
 # word characters cannot make the regex engine try every split of it.

@@ -40,13 +40,13 @@ from .generic_secrets import (
     KEYWORD,
     KEYWORD_PATTERNS,
     LOCKFILE_PATTERNS,
+    LONG_RUN_END,
     LONG_TOKEN,
     TOKEN,
     assigned_values,
     hash_context,
     in_url_path,
     is_random_token,
-    long_run_patterns,
     plausible_rule_value,
 )
 from .license_rules import ANCHORS as LICENSE_ANCHORS
@@ -124,10 +124,9 @@ class Scanner:
                 exprs.append(pattern.encode())
                 flags.append(0)
                 self._ids.append((_LOCKFILE, 0))
-            for pattern in long_run_patterns(cfg.decode_base64_min_len):
-                exprs.append(pattern.encode())
-                flags.append(0)
-                self._ids.append((_LONG_RUN, 0))
+            exprs.append(LONG_RUN_END.encode())
+            flags.append(0)
+            self._ids.append((_LONG_RUN, 0))
         for i, prule in enumerate(self._pii_rules):
             for anchor in prule.strict:
                 exprs.append(anchor.encode())
