@@ -110,18 +110,38 @@ class _SharedParseMatcher(phonenumbers.PhoneNumberMatcher):
     """
 
     def __init__(self, text: str, region: str, leniency: int,
-                 shared: dict[tuple[str, int], phonenumbers.PhoneNumberMatch | None]) -> None:
+                 shared: dict[tuple[str, int], phonenumbers.PhoneNumberMatch | None],
+                 rejected: dict[tuple[str, int, str, str, str], None]) -> None:
         super().__init__(text, region, leniency=leniency)
+        self._region = region
+        self._leniency = leniency
         self._shared = shared
+        self._rejected = rejected
 
     def _parse_and_verify(self, candidate, offset):  # type: ignore[no-untyped-def]
         key = (candidate, offset)
         if key in self._shared:
             return self._shared[key]
+        # The verdict reads the candidate, the characters just before and after it (Latin
+        # letters or stray punctuation there reject it) and the region and leniency: nothing
+        # else of the text. Rejections are remembered by exactly that (code repeats digit
+        # strings such as '0123456789', each costing a parse per region).
+        end = offset + len(candidate)
+        seen = (candidate, self._leniency, self._region, self.text[offset - 1] if offset > 0 else "",
+                self.text[end] if end < len(self.text) else "")
+        if seen in self._rejected:
+            return None
         match = super()._parse_and_verify(candidate, offset)
         if ("+" in candidate or "\uff0b" in candidate) and _from_plus_sign(candidate):
             self._shared[key] = match
+        if match is None:
+            if len(self._rejected) >= _REJECTED_MAX:
+                self._rejected.clear()
+            self._rejected[seen] = None
         return match
+
+
+_REJECTED_MAX = 8192  # candidates remembered as rejected, per recognizer (a few hundred KB at most)
 
 
 def _from_plus_sign(candidate: str) -> bool:
@@ -141,15 +161,20 @@ class MatcherOnlyPhoneRecognizer(PhoneRecognizer):
     spans, type and score come from the matchers alone, so they are the same here; a span
     found by several regions is turned into a result once (presidio's duplicate removal
     would drop the copies anyway), explained by the first region that found it. The matchers
-    share their verdicts on internationally written numbers (see _SharedParseMatcher).
+    share their verdicts on internationally written numbers (see _SharedParseMatcher), and
+    candidates once rejected are not parsed again in the same context.
     """
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._rejected: dict[tuple[str, int, str, str, str], None] = {}
 
     def analyze(self, text, entities, nlp_artifacts=None):  # type: ignore[no-untyped-def]
         """Phone numbers in `text`: the union of every region's matches, contained ones dropped."""
         found: dict[tuple[int, int], RecognizerResult] = {}
         shared: dict[tuple[str, int], phonenumbers.PhoneNumberMatch | None] = {}
         for region in self.supported_regions:
-            for match in _SharedParseMatcher(text, region, self.leniency, shared):
+            for match in _SharedParseMatcher(text, region, self.leniency, shared, self._rejected):
                 span = (match.start, match.end)
                 if span not in found:
                     found[span] = self._get_recognizer_result(match, text, region, nlp_artifacts)

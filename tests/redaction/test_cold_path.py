@@ -69,6 +69,24 @@ def test_phone_recognizer_matches_presidio_spans_and_scores() -> None:
         assert got == want, line
 
 
+def test_remembered_phone_rejections_never_hide_the_same_digits_in_another_context() -> None:
+    """A candidate rejected next to a letter (or in one region) is still found where it is valid."""
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from redaction.pii import MatcherOnlyPhoneRecognizer
+
+    digits = ["2125550187", "212 555 0187", "0123456789", "020 7946 0958", "030 1234567", "98765 43210"]
+    contexts = ["ab{}", "{}cd", "x{}y", "'{}'", "({})", "tel:{}", "call {} now", "{}", "#{}#", "+{}", "0{}"]
+    stock, ours = PhoneRecognizer(), MatcherOnlyPhoneRecognizer()
+    for number in digits:
+        for context in contexts:  # rejecting contexts come first, so later ones meet the memory
+            line = context.format(number)
+            want = sorted((r.start, r.end, r.score) for r in stock.analyze(line, ["PHONE_NUMBER"]))
+            got = sorted((r.start, r.end, r.score) for r in ours.analyze(line, ["PHONE_NUMBER"]))
+            assert got == want, line
+    assert ours._rejected  # the memory was used
+
+
 def test_multiline_shapes_are_found_when_their_anchor_lines_come_from_the_cache(tok) -> None:
     """Whole-text rules run when a line (fresh or cached) marked their anchor; markers never leak."""
     body = "\n".join(tok(64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") for _ in range(4))
