@@ -111,12 +111,14 @@ class _SharedParseMatcher(phonenumbers.PhoneNumberMatcher):
 
     def __init__(self, text: str, region: str, leniency: int,
                  shared: dict[tuple[str, int], phonenumbers.PhoneNumberMatch | None],
-                 rejected: dict[tuple[str, int, str, str, str], None]) -> None:
+                 rejected: dict[tuple[str, int, str, str, str], bool]) -> None:
         super().__init__(text, region, leniency=leniency)
         self._region = region
         self._leniency = leniency
         self._shared = shared
         self._rejected = rejected
+        # Whether every verdict so far was the same for any region (see region_free).
+        self.region_free = True
 
     def _parse_and_verify(self, candidate, offset):  # type: ignore[no-untyped-def]
         key = (candidate, offset)
@@ -129,16 +131,54 @@ class _SharedParseMatcher(phonenumbers.PhoneNumberMatcher):
         end = offset + len(candidate)
         seen = (candidate, self._leniency, self._region, self.text[offset - 1] if offset > 0 else "",
                 self.text[end] if end < len(self.text) else "")
-        if seen in self._rejected:
+        unread = self._rejected.get(seen)
+        if unread is not None:
+            self.region_free &= unread
             return None
         match = super()._parse_and_verify(candidate, offset)
         if ("+" in candidate or "\uff0b" in candidate) and _from_plus_sign(candidate):
             self._shared[key] = match
-        if match is None:
+        elif match is None:
+            unread = _rejected_before_parse(self, candidate, offset)
+            self.region_free &= unread
             if len(self._rejected) >= _REJECTED_MAX:
                 self._rejected.clear()
-            self._rejected[seen] = None
+            self._rejected[seen] = unread
+        else:
+            self.region_free = False  # accepted in this region's national format
         return match
+
+
+_REJECTED_MAX = 8192  # candidates remembered as rejected, per recognizer (a few hundred KB at most)
+
+
+def _rejected_before_parse(matcher: phonenumbers.PhoneNumberMatcher, candidate: str, offset: int) -> bool:
+    """Whether phonenumbers' _parse_and_verify rejects `candidate` before it parses it.
+
+    Those first checks (brackets, "pages" references, a Latin letter or stray punctuation right
+    before or after) never read the region, so such a rejection holds for every region. This
+    mirrors phonenumbers 9's code; test_cold_path compares the whole recognizer with stock
+    presidio, so a change there shows. False (no claim) if its names are not there.
+    """
+    try:
+        from phonenumbers.phonenumbermatcher import _LEAD_PATTERN, _MATCHING_BRACKETS, _PUB_PAGES, fullmatch
+    except ImportError:  # pragma: no cover - another phonenumbers layout: make no claim
+        return False
+    if not fullmatch(_MATCHING_BRACKETS, candidate) or _PUB_PAGES.search(candidate):
+        return True
+    if matcher.leniency < phonenumbers.Leniency.VALID:
+        return False
+    text = matcher.text
+    if offset > 0 and not _LEAD_PATTERN.match(candidate):
+        before = text[offset - 1]
+        if matcher._is_invalid_punctuation_symbol(before) or matcher._is_latin_letter(before):
+            return True
+    end = offset + len(candidate)
+    if end < len(text):
+        after = text[end]
+        if matcher._is_invalid_punctuation_symbol(after) or matcher._is_latin_letter(after):
+            return True
+    return False
 
 
 _REJECTED_MAX = 8192  # candidates remembered as rejected, per recognizer (a few hundred KB at most)
@@ -167,17 +207,28 @@ class MatcherOnlyPhoneRecognizer(PhoneRecognizer):
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self._rejected: dict[tuple[str, int, str, str, str], None] = {}
+        # Rejected candidates by what their verdict reads -> whether the region was never read.
+        self._rejected: dict[tuple[str, int, str, str, str], bool] = {}
 
     def analyze(self, text, entities, nlp_artifacts=None):  # type: ignore[no-untyped-def]
-        """Phone numbers in `text`: the union of every region's matches, contained ones dropped."""
+        """Phone numbers in `text`: the union of every region's matches, contained ones dropped.
+
+        A matcher is a fixed walk over the text whose only region-dependent step is the verdict
+        on each candidate. When every verdict of the first region's walk was region-free ('+'
+        numbers with a country code, rejections before parsing), every other region walks the
+        same way to the same matches, so they are not run (a contact line with a '+1 ...' number
+        and an address costs one walk instead of eight).
+        """
         found: dict[tuple[int, int], RecognizerResult] = {}
         shared: dict[tuple[str, int], phonenumbers.PhoneNumberMatch | None] = {}
         for region in self.supported_regions:
-            for match in _SharedParseMatcher(text, region, self.leniency, shared, self._rejected):
+            matcher = _SharedParseMatcher(text, region, self.leniency, shared, self._rejected)
+            for match in matcher:
                 span = (match.start, match.end)
                 if span not in found:
                     found[span] = self._get_recognizer_result(match, text, region, nlp_artifacts)
+            if matcher.region_free:
+                break
         return EntityRecognizer.remove_duplicates(list(found.values()))
 
 
