@@ -114,9 +114,10 @@ _SEPARATORS = re.compile(r"[_\-.:/]+")
 
 def _identifier_like(tok: str) -> bool:
     """camelCase / snake_case / dotted / dashed names made of words, not key material."""
-    # Every non-empty part must be made of words. Key material usually fails the cheap digit
-    # test on some part, so that test runs on all parts before any word matching.
-    parts = [part for part in _SEPARATORS.split(tok) if part]
+    # Every non-empty part must be made of words; a short number between words is a name's too
+    # (HTTP_401_UNAUTHORIZED, WS_1000_NORMAL_CLOSURE). Key material usually fails the cheap
+    # digit test on some part, so that test runs on all parts before any word matching.
+    parts = [part for part in _SEPARATORS.split(tok) if part and not (len(part) <= 4 and part.isdigit())]
     if not parts or any(any(map(str.isdigit, part[:-2])) for part in parts):
         return False
     return all(sum(map(len, _WORDY.findall(part))) >= len(part) - 2 for part in parts)

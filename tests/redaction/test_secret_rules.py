@@ -137,6 +137,25 @@ def test_keyword_lines_without_a_credential_are_clean(scanner: Scanner, text: st
 @pytest.mark.parametrize(
     "line",
     [
+        "    return Response(status_code=status.HTTP_401_UNAUTHORIZED)",
+        '    "HTTP_511_NETWORK_AUTHENTICATION_REQUIRED",',
+        "        await websocket.close(code=status.WS_1000_NORMAL_CLOSURE)",
+        "JWT_SECRET = 'a-string-secret-at-least-256-bits-long'",
+    ],
+)
+def test_constant_names_with_short_numbers_are_names_not_secrets(scanner: Scanner, line: str) -> None:
+    """Status-code constants are everywhere in web code; masking them would garble the prompt."""
+    assert secrets_in(scanner, line) == []
+
+
+def test_a_random_value_between_short_numbers_is_still_a_secret(scanner: Scanner, tok) -> None:
+    value = f"1234_{tok(28)}_99"
+    assert [f.type for f in scanner.scan(f'api_key = "{value}"')] == ["GENERIC_SECRET"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
         '      "integrity": "sha512-kFSyxiEDwv1WLl2fgsq6pPBbw5aWKrsY2noi1Id0TK0UParSF62oFkq4WqDWf0aqNcuOapkalM0sHqYOpQ1a0w==",',
         "golang.org/x/net v0.17.0 h1:pVaXccu2ozPjCXewfr1S7xPdKT1Z2hdUpDxQx6vFkKo=",
         '    {file = "a-1.0-py3-none-any.whl", hash = "sha256:0c8d036eb937dbb568c6242fa598d551d88fb4399c0344d95c001980ec1c7d36"},',
