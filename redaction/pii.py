@@ -16,6 +16,7 @@ from typing import Callable, Mapping
 
 import phonenumbers
 import tldextract
+from phonenumbers import phonenumbermatcher as _pn_matcher
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import (
     AbaRoutingRecognizer,
@@ -113,8 +114,6 @@ class _SharedParseMatcher(phonenumbers.PhoneNumberMatcher):
                  shared: dict[tuple[str, int], phonenumbers.PhoneNumberMatch | None],
                  rejected: dict[tuple[str, int, str, str, str], bool]) -> None:
         super().__init__(text, region, leniency=leniency)
-        self._region = region
-        self._leniency = leniency
         self._shared = shared
         self._rejected = rejected
         # Whether every verdict so far was the same for any region (see region_free).
@@ -129,7 +128,7 @@ class _SharedParseMatcher(phonenumbers.PhoneNumberMatcher):
         # else of the text. Rejections are remembered by exactly that (code repeats digit
         # strings such as '0123456789', each costing a parse per region).
         end = offset + len(candidate)
-        seen = (candidate, self._leniency, self._region, self.text[offset - 1] if offset > 0 else "",
+        seen = (candidate, self.leniency, self.preferred_region, self.text[offset - 1] if offset > 0 else "",
                 self.text[end] if end < len(self.text) else "")
         unread = self._rejected.get(seen)
         if unread is not None:
@@ -152,6 +151,10 @@ class _SharedParseMatcher(phonenumbers.PhoneNumberMatcher):
 _REJECTED_MAX = 8192  # candidates remembered as rejected, per recognizer (a few hundred KB at most)
 
 
+# What phonenumbers' pre-parse checks use (see _rejected_before_parse); all module-level names.
+_PRE_PARSE_OK = all(hasattr(_pn_matcher, name) for name in ("_LEAD_PATTERN", "_MATCHING_BRACKETS", "_PUB_PAGES", "fullmatch"))
+
+
 def _rejected_before_parse(matcher: phonenumbers.PhoneNumberMatcher, candidate: str, offset: int) -> bool:
     """Whether phonenumbers' _parse_and_verify rejects `candidate` before it parses it.
 
@@ -160,16 +163,15 @@ def _rejected_before_parse(matcher: phonenumbers.PhoneNumberMatcher, candidate: 
     mirrors phonenumbers 9's code; test_cold_path compares the whole recognizer with stock
     presidio, so a change there shows. False (no claim) if its names are not there.
     """
-    try:
-        from phonenumbers.phonenumbermatcher import _LEAD_PATTERN, _MATCHING_BRACKETS, _PUB_PAGES, fullmatch
-    except ImportError:  # pragma: no cover - another phonenumbers layout: make no claim
+    if not _PRE_PARSE_OK:  # pragma: no cover - another phonenumbers layout: make no claim
         return False
-    if not fullmatch(_MATCHING_BRACKETS, candidate) or _PUB_PAGES.search(candidate):
+    m = _pn_matcher
+    if not m.fullmatch(m._MATCHING_BRACKETS, candidate) or m._PUB_PAGES.search(candidate):
         return True
     if matcher.leniency < phonenumbers.Leniency.VALID:
         return False
     text = matcher.text
-    if offset > 0 and not _LEAD_PATTERN.match(candidate):
+    if offset > 0 and not m._LEAD_PATTERN.match(candidate):
         before = text[offset - 1]
         if matcher._is_invalid_punctuation_symbol(before) or matcher._is_latin_letter(before):
             return True
